@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// `switchyard <command>`: the CLI entry. Each command lives in its own module and returns an exit code.
+import { runServe } from './serve.js';
+import { runCheck } from './check.js';
+
+const HELP = `switchyard — an AI gateway
+
+usage:
+  switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
+  switchyard check FILE
+  switchyard simulate [--profile FILE] [--port N] [--host H]
+  switchyard bench [micro|macro] [--json] [--duration S]
+
+environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), PORT
+`;
+
+const PLANNED: Record<string, string> = {
+  replay: 'capacity replay (issue: bench suites and capacity replay)',
+  usage: 'cost attribution from the ledger (issue: token accounting and the usage ledger)',
+  keys: 'key management (issue: tenants, quotas, rate limits and budgets)',
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'serve':
+      return runServe(rest);
+    case 'check':
+      return runCheck(rest);
+    case 'simulate': {
+      const { runSimulate } = await import('../simulators/cli.js');
+      await runSimulate(rest);
+      return 0;
+    }
+    case 'bench': {
+      const { runBench } = await import('../bench/index.js');
+      return runBench(rest);
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return cmd === undefined ? 2 : 0;
+    default:
+      if (cmd in PLANNED) {
+        process.stderr.write(`switchyard ${cmd}: not available in this version yet — ${PLANNED[cmd]}.\n`);
+        return 2;
+      }
+      process.stderr.write(`switchyard: unknown command '${cmd}'\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`switchyard: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

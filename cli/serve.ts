@@ -1,0 +1,174 @@
+// `switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]`
+// Loads and validates the config (a bad config never starts a server), starts the in-process simulators
+// the config asks for, then serves on uWebSockets.js: in this thread, or in N worker threads on one port.
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import {
+  Gateway,
+  JsonlTraceSink,
+  compilePlan,
+  loadConfigFile,
+  type Config,
+  type TraceSink,
+} from '../core/index.js';
+import { startUwsServer } from '../transports/uws/server.js';
+import { startNodeHttpServer } from '../transports/node-http/server.js';
+import { startMaasSimulator, type MaasSimulator } from '../simulators/index.js';
+import { parseArgs, packageRoot } from './args.js';
+
+export const DEFAULT_CONFIG = join(packageRoot, 'fixtures/config/default.yaml');
+
+export interface ServeOptions {
+  configPath: string;
+  host: string;
+  port: number;
+  threads: number;
+  transport: 'uws' | 'node';
+  dataDir: string;
+  /** Drain deadline on SIGTERM/SIGINT, ms. */
+  drainMs: number;
+}
+
+export function serveOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = process.env): ServeOptions {
+  const a = parseArgs(argv, ['config', 'port', 'host', 'threads', 'transport', 'drain-ms']);
+  const port = Number(a.get('port') ?? env.PORT ?? 8080);
+  const threads = Number(a.get('threads') ?? 1);
+  const transport = a.get('transport') ?? 'uws';
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer 0..65535`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError(`--threads must be an integer 1..64`);
+  if (transport !== 'uws' && transport !== 'node') throw new UsageError(`--transport must be uws or node`);
+  if (transport === 'node' && threads > 1) throw new UsageError(`--threads applies to the uws transport only`);
+  return {
+    configPath: resolve(a.get('config') ?? env.SWITCHYARD_CONFIG ?? DEFAULT_CONFIG),
+    host: a.get('host') ?? '127.0.0.1',
+    port,
+    threads,
+    transport,
+    dataDir: resolve(env.SWITCHYARD_DATA_DIR ?? './data'),
+    drainMs: Number(a.get('drain-ms') ?? 10_000),
+  };
+}
+
+export class UsageError extends Error {}
+
+export async function loadValidConfig(path: string): Promise<Config> {
+  const result = await loadConfigFile(path);
+  if (!result.ok) {
+    const err = new UsageError(`invalid config ${path}:\n` + result.problems.map((p) => `  ${p}`).join('\n'));
+    throw err;
+  }
+  return result.config;
+}
+
+/** Start an in-process simulator for each provider that declares `simulator:`; their URLs by provider name. */
+export async function startConfiguredSimulators(config: Config, host: string): Promise<{ urls: Map<string, string>; sims: MaasSimulator[] }> {
+  const urls = new Map<string, string>();
+  const sims: MaasSimulator[] = [];
+  for (const p of config.providers) {
+    if (p.simulator == null || p.base_url != null) continue;
+    const sim = await startMaasSimulator(p.simulator, { host, port: 0 });
+    sims.push(sim);
+    urls.set(p.name, sim.url);
+  }
+  return { urls, sims };
+}
+
+export async function runServe(argv: string[]): Promise<number> {
+  let opts: ServeOptions;
+  let config: Config;
+  try {
+    opts = serveOptionsFrom(argv);
+    config = await loadValidConfig(opts.configPath);
+  } catch (err) {
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { urls, sims } = await startConfiguredSimulators(config, '127.0.0.1');
+  const closeSims = () => Promise.all(sims.map((s) => s.close()));
+  const tracePath = join(opts.dataDir, 'traces.jsonl');
+
+  if (opts.threads === 1) {
+    const traces: TraceSink = new JsonlTraceSink(tracePath);
+    const gateway = new Gateway({ plan: compilePlan(config, { providerBaseUrls: urls }), traces });
+    let stopListening: () => void;
+    let address: string;
+    try {
+      if (opts.transport === 'uws') {
+        const server = await startUwsServer(gateway, { host: opts.host, port: opts.port });
+        stopListening = () => server.close();
+        address = `http://${opts.host}:${server.port}`;
+      } else {
+        const server = await startNodeHttpServer(gateway, { host: opts.host, port: opts.port });
+        stopListening = () => void server.close();
+        address = `http://${opts.host}:${server.port}`;
+      }
+    } catch (err) {
+      process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+      await closeSims();
+      return 1;
+    }
+    process.stdout.write(`switchyard listening on ${address}\n`);
+    await waitForSignal();
+    stopListening();
+    const drained = await gateway.drain(opts.drainMs);
+    if (!drained) await gateway.upstream.destroy();
+    await traces.close();
+    await gateway.upstream.close();
+    await closeSims();
+    // Single thread: no worker holds uWS handles, so exiting here is safe (idle keep-alive sockets would
+    // otherwise hold the loop open until their timeout).
+    process.exit(0);
+  }
+  return serveThreads(opts, urls, closeSims, tracePath);
+}
+
+async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string): Promise<number> {
+  const workerFile = fileURLToPath(new URL('../transports/uws/worker.js', import.meta.url));
+  const workers: Worker[] = [];
+  const start = (port: number): Promise<number> => {
+    const w = new Worker(workerFile, {
+      workerData: { configPath: opts.configPath, providerBaseUrls: [...urls], host: opts.host, port, tracePath, drainMs: opts.drainMs },
+    });
+    workers.push(w);
+    return new Promise<number>((resolvePort, reject) => {
+      w.once('message', (m: { type: string; port?: number; error?: string }) => {
+        if (m.type === 'listening') resolvePort(m.port!);
+        else reject(new Error(m.error ?? 'worker failed to start'));
+      });
+      w.once('error', reject);
+    });
+  };
+  let port: number;
+  try {
+    // The first thread picks the port (possibly 0 → a free one); the others join it (SO_REUSEPORT).
+    port = await start(opts.port);
+    await Promise.all(Array.from({ length: opts.threads - 1 }, () => start(port)));
+  } catch (err) {
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+    for (const w of workers) w.postMessage({ type: 'stop' });
+    await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
+    await closeSims();
+    return 1;
+  }
+  process.stdout.write(`switchyard listening on http://${opts.host}:${port}\n`);
+  await waitForSignal();
+  // Each thread closes its listen socket, drains, flushes and ends on its own (ARCHITECTURE, uWS rule 9).
+  const exits = workers.map((w) => new Promise((r) => w.once('exit', r)));
+  for (const w of workers) w.postMessage({ type: 'stop' });
+  await Promise.all(exits);
+  await closeSims();
+  return 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolveSignal) => {
+    const on = () => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolveSignal();
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
+  });
+}

@@ -1,0 +1,128 @@
+// The compiled, frozen Plan: everything the request path looks up, built once from a validated config.
+// A config reload builds a new Plan and swaps one reference; nothing here is rebuilt per request.
+
+import type { AliasTrie } from '../routing/alias-trie.js';
+import type { Config } from './schema.js';
+
+export type Lane = 'direct_small' | 'direct_large' | 'agentic' | 'auto';
+export type LatencyClass = 'interactive' | 'standard' | 'batch';
+export type ProviderKind = 'openai' | 'anthropic' | 'vllm' | 'batch';
+export type PoolKind = 'maas' | 'self_hosted' | 'batch';
+export type FallbackCondition = 'timeout' | '5xx' | 'rate_limited' | 'queue_time_over_slo' | 'connection_error';
+
+export interface ModelPrice {
+  readonly name: string;
+  readonly inputUsdPerMtok: number;
+  readonly cachedInputUsdPerMtok: number;
+  readonly outputUsdPerMtok: number;
+  /** Context window in tokens, when the config states it (0 = unknown). */
+  readonly contextTokens: number;
+}
+
+export interface ProviderContext {
+  readonly name: string;
+  readonly kind: ProviderKind;
+  /** e.g. `http://127.0.0.1:9000/v1`; resolved at boot (in-process simulators get their loopback URL). */
+  readonly baseUrl: string;
+  /** `new URL(baseUrl).origin` and its path prefix, split once for the upstream client. */
+  readonly origin: string;
+  readonly basePath: string;
+  /** The provider's key, read from `api_key_env` at boot; '' when none. Never sent anywhere but this provider. */
+  readonly apiKey: string;
+  readonly models: ReadonlyMap<string, ModelPrice>;
+  /** Per-attempt deadline for one upstream call, ms. */
+  readonly timeoutMs: number;
+  /** Max keep-alive connections to this provider per gateway thread. */
+  readonly connections: number;
+}
+
+export interface PoolMember {
+  readonly provider: ProviderContext;
+  readonly model: string;
+  readonly weight: number;
+  readonly price: ModelPrice | null;
+}
+
+export interface PoolContext {
+  readonly id: string;
+  readonly kind: PoolKind;
+  readonly members: readonly PoolMember[];
+  /** Capacity model (self-hosted pools; used by simulators and replay). 0 when not stated. */
+  readonly replicas: number;
+  readonly maxBatch: number;
+  readonly prefillTokensPerS: number;
+  readonly decodeTokensPerS: number;
+  readonly gpuHourUsd: number;
+}
+
+export interface RouteContext {
+  /** Position in `Plan.routes`; what the alias trie returns. */
+  readonly index: number;
+  /** The alias as configured: exact (`crm.summary.fast`) or a prefix pattern (`team.*`). */
+  readonly alias: string;
+  readonly isPrefix: boolean;
+  readonly useCase: string;
+  readonly owner: string;
+  readonly lane: Lane;
+  readonly slo: { readonly ttftMs: number; readonly latencyMs: number };
+  /** Per-request cost ceiling in USD; 0 = none. */
+  readonly budgetMaxCostUsd: number;
+  readonly fallback: readonly string[];
+  /** `fallback` resolved once at compile time: indexes into `Plan.routes`, same order. */
+  readonly fallbackIndices: readonly number[];
+  readonly canaryShare: number;
+  readonly canaryTarget: string | null;
+  /** `canaryTarget` resolved at compile time: index into `Plan.routes`, or -1. */
+  readonly canaryTargetIndex: number;
+  readonly fallbackCondition: readonly FallbackCondition[];
+  readonly pool: PoolContext;
+  readonly queuePriority: number;
+  readonly latencyClass: LatencyClass;
+  readonly allowedProviders: readonly string[];
+  readonly quota: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
+  readonly tokenBudget: { readonly maxInputTokens: number; readonly maxOutputTokens: number };
+  readonly safetyPolicy: string | null;
+  readonly traceFields: readonly string[];
+  readonly prompt: { readonly template: string; readonly version: number } | null;
+  readonly cache: { readonly response: { readonly ttlS: number } | null };
+  /** 400 missing_scenario_id when a request names none. */
+  readonly requireScenario: boolean;
+  /** Tenants that may use this route; null = every tenant. */
+  readonly tenants: ReadonlySet<string> | null;
+}
+
+export interface KeyRecord {
+  readonly id: string;
+  readonly tenant: string;
+  readonly owner: string;
+  /** 32 raw bytes of SHA-256(key). */
+  readonly sha256: Buffer;
+  /** Alias patterns this key may use (exact or `prefix.*`); null = every alias its tenant may use. */
+  readonly aliases: readonly string[] | null;
+  readonly revoked: boolean;
+}
+
+export interface TenantRecord {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface ServerSettings {
+  /** Largest request body accepted, bytes (413 above). */
+  readonly maxBodyBytes: number;
+}
+
+export interface Plan {
+  readonly routes: readonly RouteContext[];
+  /** Exact aliases and prefix patterns as configured → route (what the trie resolves to by index). */
+  readonly routesByAlias: ReadonlyMap<string, RouteContext>;
+  readonly aliasTrie: AliasTrie;
+  /** Hex SHA-256 of a key → its record. */
+  readonly keysByHash: ReadonlyMap<string, KeyRecord>;
+  readonly tenants: ReadonlyMap<string, TenantRecord>;
+  readonly providers: ReadonlyMap<string, ProviderContext>;
+  readonly pools: ReadonlyMap<string, PoolContext>;
+  readonly server: ServerSettings;
+  /** The validated config this plan was compiled from (scenarios, prompts, policies, limits are read from it by their modules' builders). */
+  readonly config: Config;
+}

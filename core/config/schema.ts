@@ -1,0 +1,242 @@
+// Zod schema of the whole YAML config (CONTRACT.md, "Config (YAML)"). Objects are strict so that a
+// misspelt field is reported instead of silently ignored. This file checks shapes and types only;
+// cross-references (a route's pool exists, a fallback names an alias, ...) are checked in load.ts.
+
+import * as z from 'zod';
+
+// ---- shared pieces ---------------------------------------------------------------------------------
+
+/** Exact alias: ASCII `[A-Za-z0-9._:/-]+`. */
+export const EXACT_ALIAS_RE = /^[A-Za-z0-9._:/-]+$/;
+/** Alias pattern: an exact alias, or one followed by `.*` (every alias starting with `base.`). */
+export const ALIAS_PATTERN_RE = /^[A-Za-z0-9._:/-]+(\.\*)?$/;
+
+const MAX_ALIAS_LENGTH = 256;
+
+const name = z.string().min(1, 'must not be empty');
+const nonNegative = z.number().nonnegative();
+const positive = z.number().positive();
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+const share = z.number().min(0).max(1);
+
+export const aliasPattern = z
+  .string()
+  .max(MAX_ALIAS_LENGTH)
+  .regex(ALIAS_PATTERN_RE, 'must be ASCII [A-Za-z0-9._:/-]+, optionally ending in .* (prefix pattern)');
+
+export const exactAlias = z
+  .string()
+  .max(MAX_ALIAS_LENGTH)
+  .regex(EXACT_ALIAS_RE, 'must be an exact alias: ASCII [A-Za-z0-9._:/-]+ (no .* pattern)');
+
+const envVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)');
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+// ---- enums -----------------------------------------------------------------------------------------
+
+export const LANES = ['direct_small', 'direct_large', 'agentic', 'auto'] as const;
+export const LATENCY_CLASSES = ['interactive', 'standard', 'batch'] as const;
+export const PROVIDER_KINDS = ['openai', 'anthropic', 'vllm', 'batch'] as const;
+export const POOL_KINDS = ['maas', 'self_hosted', 'batch'] as const;
+export const FALLBACK_CONDITIONS = ['timeout', '5xx', 'rate_limited', 'queue_time_over_slo', 'connection_error'] as const;
+
+// ---- tenants and keys ------------------------------------------------------------------------------
+
+export const TenantSchema = z.strictObject({
+  id: name,
+  name: name,
+});
+
+export const KeySchema = z.strictObject({
+  id: name,
+  tenant: name,
+  owner: name,
+  key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (SHA-256 of the key)'),
+  /** Alias patterns this key may use; absent = every alias its tenant may use. */
+  aliases: z.array(aliasPattern).optional(),
+  revoked: z.boolean().default(false),
+});
+
+// ---- providers -------------------------------------------------------------------------------------
+
+export const ModelSchema = z.strictObject({
+  name: name,
+  input_usd_per_mtok: nonNegative,
+  cached_input_usd_per_mtok: nonNegative.optional(),
+  output_usd_per_mtok: nonNegative,
+  context_tokens: positiveInt.optional(),
+});
+
+const errorWeight = nonNegative;
+
+/** The in-process provider simulator a provider may ask for instead of a real base_url. */
+export const SimulatorProfileSchema = z.strictObject({
+  seed: z.number().int().optional(),
+  ttft_ms: nonNegative.optional(),
+  tokens_per_s: positive.optional(),
+  output_tokens: z
+    .union([nonNegativeInt, z.strictObject({ min: nonNegativeInt, max: nonNegativeInt })])
+    .optional(),
+  error_rate: share.optional(),
+  errors: z
+    .strictObject({
+      rate_limited: errorWeight.optional(),
+      server_error: errorWeight.optional(),
+      unavailable: errorWeight.optional(),
+      timeout: errorWeight.optional(),
+      reset: errorWeight.optional(),
+      stream_cut: errorWeight.optional(),
+    })
+    .optional(),
+  retry_after_s: nonNegative.optional(),
+});
+export type SimulatorProfileConfig = z.output<typeof SimulatorProfileSchema>;
+
+export const ProviderSchema = z.strictObject({
+  name: name,
+  kind: z.enum(PROVIDER_KINDS),
+  /** Required unless `simulator` is given (checked in load.ts so it is reported alongside other problems). */
+  base_url: httpUrl.optional(),
+  api_key_env: envVarName.optional(),
+  timeout_ms: positiveInt.default(30000),
+  connections: positiveInt.default(64),
+  models: z.array(ModelSchema).min(1, 'must list at least one model'),
+  simulator: SimulatorProfileSchema.optional(),
+});
+
+// ---- pools -----------------------------------------------------------------------------------------
+
+export const PoolMemberSchema = z.strictObject({
+  provider: name,
+  model: name,
+  weight: positive.default(1),
+});
+
+export const PoolSchema = z.strictObject({
+  id: name,
+  kind: z.enum(POOL_KINDS),
+  members: z.array(PoolMemberSchema).min(1, 'must list at least one member'),
+  replicas: positiveInt.optional(),
+  max_batch: positiveInt.optional(),
+  prefill_tokens_per_s: positive.optional(),
+  decode_tokens_per_s: positive.optional(),
+  gpu_hour_usd: nonNegative.optional(),
+});
+
+// ---- routes (the decision template) ----------------------------------------------------------------
+
+export const RoutePolicySchema = z.strictObject({
+  lane: z.enum(LANES),
+  slo: z.strictObject({ ttft_ms: positive, latency_ms: positive }),
+  budget: z.strictObject({ max_cost_usd: nonNegative.nullable() }),
+  fallback: z.array(exactAlias),
+});
+
+export const RouteSchema = z.strictObject({
+  alias: aliasPattern,
+  use_case: name,
+  owner: name,
+  route_policy: RoutePolicySchema,
+  canary_share: share,
+  canary_target: exactAlias.nullable(),
+  fallback_condition: z.array(z.enum(FALLBACK_CONDITIONS)),
+  pool_id: name,
+  queue_priority: nonNegativeInt,
+  latency_class: z.enum(LATENCY_CLASSES),
+  allowed_providers: z.array(name).min(1, 'must list at least one provider'),
+  quota: z.strictObject({ requests_per_minute: positiveInt, tokens_per_minute: positiveInt }),
+  token_budget: z.strictObject({ max_input_tokens: positiveInt, max_output_tokens: positiveInt }),
+  safety_policy: name.nullable(),
+  trace_fields: z.array(name),
+  prompt: z.strictObject({ template: name, version: positiveInt }).nullable(),
+  // optional
+  cache: z.strictObject({ response: z.strictObject({ ttl_s: positive }).optional() }).optional(),
+  require_scenario: z.boolean().default(false),
+  /** Tenant ids that may use the route; absent = every tenant. */
+  tenants: z.array(name).optional(),
+});
+
+// ---- scenarios, prompts, policies, limits (loose for now: known fields typed, others allowed) -------
+
+export const ScenarioSchema = z.looseObject({
+  id: name,
+  owner: name.optional(),
+  description: z.string().optional(),
+  success: z
+    .looseObject({
+      within_slo: z.boolean().optional(),
+      finish_reason: z.array(name).optional(),
+      json_schema_valid: z.boolean().optional(),
+      max_cost_usd: nonNegative.optional(),
+    })
+    .optional(),
+});
+
+export const PromptSchema = z.looseObject({
+  name: name,
+  description: z.string().optional(),
+  versions: z.array(z.looseObject({ version: positiveInt })).optional(),
+});
+
+const guardRule = z.looseObject({ detector: name, action: name });
+
+export const PolicySchema = z.looseObject({
+  name: name,
+  input: z.array(guardRule).optional(),
+  output: z.array(guardRule).optional(),
+  tools: z
+    .looseObject({
+      allowed: z.array(name).optional(),
+      side_effecting: z.array(name).optional(),
+      max_calls: nonNegativeInt.optional(),
+    })
+    .optional(),
+});
+
+export const LimitsSchema = z.looseObject({
+  /** Where limit state lives, e.g. `shared_memory` or `redis`. */
+  store: name.optional(),
+  /** What to do when the store is unreachable: admit (`open`) or refuse (`closed`). */
+  failure_mode: z.enum(['open', 'closed']).optional(),
+});
+
+export const ServerSchema = z.strictObject({
+  max_body_bytes: positiveInt.default(1048576),
+});
+
+// ---- the whole config ------------------------------------------------------------------------------
+
+export const ConfigSchema = z.strictObject({
+  tenants: z.array(TenantSchema).default([]),
+  keys: z.array(KeySchema).default([]),
+  providers: z.array(ProviderSchema),
+  pools: z.array(PoolSchema),
+  routes: z.array(RouteSchema),
+  scenarios: z.array(ScenarioSchema).default([]),
+  prompts: z.array(PromptSchema).default([]),
+  policies: z.array(PolicySchema).default([]),
+  limits: LimitsSchema.default({}),
+  server: ServerSchema.default({ max_body_bytes: 1048576 }),
+});
+
+/** A validated config (defaults applied). */
+export type Config = z.output<typeof ConfigSchema>;
+/** What a config file may state (before defaults). */
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type TenantConfig = z.output<typeof TenantSchema>;
+export type KeyConfig = z.output<typeof KeySchema>;
+export type ModelConfig = z.output<typeof ModelSchema>;
+export type ProviderConfig = z.output<typeof ProviderSchema>;
+export type PoolMemberConfig = z.output<typeof PoolMemberSchema>;
+export type PoolConfig = z.output<typeof PoolSchema>;
+export type RoutePolicyConfig = z.output<typeof RoutePolicySchema>;
+export type RouteConfig = z.output<typeof RouteSchema>;
+export type ScenarioConfig = z.output<typeof ScenarioSchema>;
+export type PromptConfig = z.output<typeof PromptSchema>;
+export type PolicyConfig = z.output<typeof PolicySchema>;
+export type LimitsConfig = z.output<typeof LimitsSchema>;
+export type ServerConfig = z.output<typeof ServerSchema>;

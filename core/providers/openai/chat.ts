@@ -1,0 +1,163 @@
+// Translator: OpenAI Chat Completions in → OpenAI-compatible provider (OpenAI, vLLM, ...) out.
+// Upstream bodies are assembled in a fixed key order from known fields only: `metadata` (the gateway's
+// attribution) and unknown fields never reach the provider, and equal requests give equal bytes.
+
+import { StringDecoder } from 'node:string_decoder';
+import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../schema/openai.js';
+import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
+
+// Optional request parameters forwarded as given, in this order (after model and messages).
+const FORWARDED = [
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'n',
+  'stop',
+  'seed',
+  'presence_penalty',
+  'frequency_penalty',
+  'logit_bias',
+  'logprobs',
+  'top_logprobs',
+  'user',
+] as const;
+
+function readUsage(usage: Usage, info: ResponseInfo): void {
+  info.usageReported = true;
+  info.inputTokens = usage.prompt_tokens | 0;
+  info.outputTokens = usage.completion_tokens | 0;
+  const details = usage.prompt_tokens_details;
+  info.cachedInputTokens = details != null && typeof details.cached_tokens === 'number' ? details.cached_tokens : 0;
+}
+
+class OpenAIChatStream implements StreamTranslator {
+  private readonly decoder = new StringDecoder('utf8');
+  private carry = '';
+
+  constructor(
+    private readonly alias: string,
+    private readonly clientWantsUsage: boolean,
+    private readonly info: ResponseInfo,
+  ) {}
+
+  push(chunk: Buffer): string {
+    const text = this.carry + this.decoder.write(chunk);
+    const lastNl = text.lastIndexOf('\n');
+    if (lastNl < 0) {
+      this.carry = text;
+      return '';
+    }
+    this.carry = text.slice(lastNl + 1);
+    return this.lines(text, lastNl);
+  }
+
+  finish(): string {
+    const rest = this.carry + this.decoder.end();
+    this.carry = '';
+    return rest.length > 0 ? this.lines(rest + '\n', rest.length) : '';
+  }
+
+  /** Translate the complete lines of `text[0..end)`. */
+  private lines(text: string, end: number): string {
+    let out = '';
+    let start = 0;
+    while (start < end) {
+      let nl = text.indexOf('\n', start);
+      if (nl < 0 || nl > end) nl = end;
+      let lineEnd = nl;
+      if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 13) lineEnd--; // CRLF
+      // `data:` lines carry the events; blank lines, `event:` and `:` comments carry nothing we forward.
+      if (lineEnd - start > 5 && text.startsWith('data:', start)) {
+        const payloadStart = text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5;
+        out += this.event(text.slice(payloadStart, lineEnd));
+      }
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  private event(payload: string): string {
+    const info = this.info;
+    if (payload === '[DONE]') {
+      info.sawDone = true;
+      return 'data: [DONE]\n\n';
+    }
+    let chunk: ChatCompletionChunk & { error?: { message?: string } };
+    try {
+      chunk = JSON.parse(payload);
+    } catch {
+      info.streamError = 'The provider sent a malformed stream event.';
+      return '';
+    }
+    if (chunk === null || typeof chunk !== 'object') return '';
+    if (chunk.error !== undefined) {
+      info.streamError = typeof chunk.error?.message === 'string' ? chunk.error.message : 'The provider reported an error mid-stream.';
+      return '';
+    }
+    chunk.model = this.alias;
+    const usage = chunk.usage;
+    if (usage != null) readUsage(usage, info);
+    const choices = chunk.choices;
+    if (Array.isArray(choices)) {
+      for (let i = 0; i < choices.length; i++) {
+        const c = choices[i]!;
+        if (c.finish_reason != null) info.finishReason = c.finish_reason;
+        const d = c.delta;
+        if (d != null) {
+          if (typeof d.content === 'string') info.outputChars += d.content.length;
+          const tc = d.tool_calls;
+          if (tc !== undefined) for (let j = 0; j < tc.length; j++) info.outputChars += tc[j]!.function?.arguments?.length ?? 0;
+        }
+      }
+      if (!this.clientWantsUsage) {
+        // The gateway always asks for usage; a client that did not gets OpenAI's shape without it.
+        if (choices.length === 0 && usage != null) return '';
+        if (usage !== undefined) delete chunk.usage;
+      }
+    }
+    return 'data: ' + JSON.stringify(chunk) + '\n\n';
+  }
+}
+
+export class OpenAIChatTranslator implements Translator {
+  readonly path = '/chat/completions';
+
+  buildBody(req: ChatCompletionRequest, providerModel: string): string {
+    let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + JSON.stringify(req.messages);
+    const r = req as unknown as Record<string, unknown>;
+    for (let i = 0; i < FORWARDED.length; i++) {
+      const k = FORWARDED[i]!;
+      const v = r[k];
+      if (v !== undefined) s += ',"' + k + '":' + JSON.stringify(v);
+    }
+    if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
+    return s + '}';
+  }
+
+  translateResponse(upstreamBody: string, alias: string, info: ResponseInfo): string {
+    const body = JSON.parse(upstreamBody);
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) {
+      throw new Error('not a chat completion');
+    }
+    body.model = alias;
+    if (body.usage != null) readUsage(body.usage, info);
+    const choices = body.choices;
+    for (let i = 0; i < choices.length; i++) {
+      const c = choices[i];
+      if (c == null) continue;
+      if (c.finish_reason != null) info.finishReason = c.finish_reason;
+      const m = c.message;
+      if (m != null && typeof m.content === 'string') info.outputChars += m.content.length;
+    }
+    return JSON.stringify(body);
+  }
+
+  createStream(alias: string, clientWantsUsage: boolean, info: ResponseInfo): StreamTranslator {
+    return new OpenAIChatStream(alias, clientWantsUsage, info);
+  }
+}

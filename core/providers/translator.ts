@@ -1,0 +1,51 @@
+// The Translator seam: one implementation per (ingress API, provider API) pair. A translator builds the
+// upstream body from the validated request and turns the provider's answer back into the ingress API's
+// wire format, reporting usage as it goes. It does no I/O and keeps no state between requests.
+
+import type { ChatCompletionRequest } from '../schema/openai.js';
+
+/** What a translator learned from a response; one per request, filled as bytes arrive. */
+export class ResponseInfo {
+  inputTokens = 0;
+  cachedInputTokens = 0;
+  outputTokens = 0;
+  /** True once the provider reported usage (otherwise tokens are estimates). */
+  usageReported = false;
+  finishReason: string | null = null;
+  /** Characters of generated text and tool-call arguments seen (for estimates when usage is missing). */
+  outputChars = 0;
+  /** Stream: the provider's terminal `[DONE]` arrived. */
+  sawDone = false;
+  /** Stream: the provider sent an error event mid-stream. */
+  streamError: string | null = null;
+
+  reset(): void {
+    this.inputTokens = 0;
+    this.cachedInputTokens = 0;
+    this.outputTokens = 0;
+    this.usageReported = false;
+    this.finishReason = null;
+    this.outputChars = 0;
+    this.sawDone = false;
+    this.streamError = null;
+  }
+}
+
+/** Decodes one upstream stream into client bytes. Stateful, one per streamed request. */
+export interface StreamTranslator {
+  /** Upstream bytes in; client bytes out ('' when nothing complete yet). */
+  push(chunk: Buffer): string;
+  /** Upstream ended; flush what is left. */
+  finish(): string;
+}
+
+export interface Translator {
+  /** Path under the provider's base URL, e.g. `/chat/completions`. */
+  readonly path: string;
+  /** Upstream request body. `stream` requests always ask the provider for usage. */
+  buildBody(req: ChatCompletionRequest, providerModel: string): string;
+  /** Non-streaming upstream body → client body (the response's `model` is the alias). Throws on garbage. */
+  translateResponse(upstreamBody: string, alias: string, info: ResponseInfo): string;
+  /** A decoder for one streamed response. */
+  createStream(alias: string, clientWantsUsage: boolean, info: ResponseInfo): StreamTranslator;
+}

@@ -1,0 +1,150 @@
+// The trace record: one per request, the contract's fields, filled along the request's life and
+// handed to a TraceSink when the request settles. Sinks batch; nothing is written on the request path.
+
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { write as fsWrite } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface AttemptRecord {
+  pool_id: string;
+  provider: string;
+  status: number;
+  error_code: string | null;
+  queue_time_ms: number;
+  latency_ms: number;
+}
+
+export type Outcome = 'success' | 'quality_failure' | 'slo_miss' | 'budget_miss' | 'error';
+
+/** Field names are the contract's (snake_case) so a record serializes as-is. */
+export class TraceRecord {
+  request_id = '';
+  ts = '';
+  tenant = '';
+  key_id = '';
+  owner = '';
+  scenario_id = '';
+  alias = '';
+  route_lane = '';
+  pool_id = '';
+  provider = '';
+  model = '';
+  prompt_version: number | null = null;
+  canary = false;
+  attempts: AttemptRecord[] = [];
+  stop_reason = '';
+  queue_time_ms = 0;
+  ttft_ms: number | null = null;
+  latency_ms = 0;
+  input_tokens = 0;
+  cached_input_tokens = 0;
+  output_tokens = 0;
+  tokens_estimated = false;
+  cost_usd = 0;
+  cache: 'hit' | 'miss' | 'bypass' = 'bypass';
+  policy_violations: string[] = [];
+  status = 0;
+  outcome: Outcome = 'error';
+  error_code: string | null = null;
+  stream = false;
+}
+
+export interface TraceSink {
+  write(record: TraceRecord): void;
+  /** Write out what is buffered. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Keeps records in memory (tests, and the source for metrics until a registry exists). */
+export class MemoryTraceSink implements TraceSink {
+  readonly records: TraceRecord[] = [];
+  write(record: TraceRecord): void {
+    this.records.push(record);
+  }
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/** Drops records (benchmarks of the bare pipeline). */
+export class NullTraceSink implements TraceSink {
+  write(): void {}
+  async flush(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * JSON lines appended to a file. Records are queued as objects; serialization and the write happen in
+ * one batch per interval (or when the queue is large), off the request path. Each batch is one
+ * `write(2)` on an O_APPEND descriptor, so several gateway threads can share one file without tearing lines.
+ * A crash loses at most the records of the current batch window.
+ */
+export class JsonlTraceSink implements TraceSink {
+  private readonly fd: number;
+  private queue: TraceRecord[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private readonly intervalMs = 200,
+    private readonly maxBatch = 2048,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.fd = openSync(path, 'a');
+  }
+
+  write(record: TraceRecord): void {
+    if (this.closed) return;
+    this.queue.push(record);
+    if (this.queue.length >= this.maxBatch) void this.flush();
+    else if (this.timer === null) {
+      this.timer = setTimeout(flushSoon, this.intervalMs, this);
+      this.timer.unref();
+    }
+  }
+
+  flush(): Promise<void> {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.queue.length === 0) return this.writing;
+    const batch = this.queue;
+    this.queue = [];
+    let text = '';
+    for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i]) + '\n';
+    const buf = Buffer.from(text);
+    const fd = this.fd;
+    this.writing = this.writing.then(
+      () =>
+        new Promise<void>((resolve) => {
+          writeAll(fd, buf, 0, resolve);
+        }),
+    );
+    return this.writing;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    closeSync(this.fd);
+  }
+}
+
+function flushSoon(sink: JsonlTraceSink): void {
+  void sink.flush();
+}
+
+function writeAll(fd: number, buf: Buffer, offset: number, done: () => void): void {
+  fsWrite(fd, buf, offset, buf.length - offset, null, (err, n) => {
+    if (err) {
+      process.stderr.write(`switchyard: trace write failed: ${err.message}\n`);
+      done();
+      return;
+    }
+    if (offset + n < buf.length) writeAll(fd, buf, offset + n, done);
+    else done();
+  });
+}

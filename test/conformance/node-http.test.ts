@@ -1,0 +1,2 @@
+import { ingressConformance } from './ingress.case.js';
+ingressConformance('node');

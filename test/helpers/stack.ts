@@ -1,0 +1,120 @@
+// A gateway + simulator stack on loopback for tests: the config is YAML text (as users write it),
+// its `simulator:` providers are started the way `switchyard serve` starts them.
+import { parseConfigText, compilePlan, Gateway, MemoryTraceSink, type Config } from '../../core/index.js';
+import { startUwsServer } from '../../transports/uws/server.js';
+import { startNodeHttpServer } from '../../transports/node-http/server.js';
+import { startConfiguredSimulators } from '../../cli/serve.js';
+import type { MaasSimulator } from '../../simulators/index.js';
+
+export const DEMO_KEY = 'sk-switchyard-demo';
+export const DEMO_KEY_SHA256 = '37cbfc183c342e976476530bb738059047143238dbbee2003f91b27a3d546483';
+export const OTHER_KEY = 'sk-other-tenant';
+
+export type TransportName = 'uws' | 'node';
+
+export interface Stack {
+  url: string;
+  gateway: Gateway;
+  sim: MaasSimulator;
+  traces: MemoryTraceSink;
+  config: Config;
+  close(): Promise<void>;
+}
+
+function route(alias: string, pool: string, extra = ''): string {
+  return `
+  - alias: ${alias}
+    use_case: test route ${alias}
+    owner: team-test
+    route_policy:
+      lane: direct_small
+      slo: { ttft_ms: 800, latency_ms: 4000 }
+      budget: { max_cost_usd: null }
+      fallback: []
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx"]
+    pool_id: ${pool}
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [sim]
+    quota: { requests_per_minute: 600, tokens_per_minute: 200000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: null
+    trace_fields: [scenario_id, owner]
+    prompt: null${extra}`;
+}
+
+export function testConfigYaml(opts: { simulator?: string; timeoutMs?: number; maxBodyBytes?: number } = {}): string {
+  return `
+server: { max_body_bytes: ${opts.maxBodyBytes ?? 65536} }
+tenants:
+  - { id: demo, name: Demo }
+  - { id: other, name: Other }
+keys:
+  - { id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256} }
+  - { id: k-other, tenant: other, owner: team-other, key_sha256: ${sha256Hex(OTHER_KEY)} }
+providers:
+  - name: sim
+    kind: openai
+    api_key_env: SWITCHYARD_TEST_PROVIDER_KEY
+    timeout_ms: ${opts.timeoutMs ?? 2000}
+    simulator: ${opts.simulator ?? '{ seed: 7 }'}
+    models:
+      - { name: gpt-4o-mini, input_usd_per_mtok: 0.15, cached_input_usd_per_mtok: 0.075, output_usd_per_mtok: 0.6 }
+pools:
+  - id: maas-sim
+    kind: maas
+    members: [{ provider: sim, model: gpt-4o-mini }]
+routes:${route('demo.chat', 'maas-sim')}${route('team.*', 'maas-sim')}${route('demo.strict', 'maas-sim', '\n    require_scenario: true')}${route('other.only', 'maas-sim', '\n    tenants: [other]')}
+`;
+}
+
+import { createHash } from 'node:crypto';
+export function sha256Hex(s: string): string {
+  return createHash('sha256').update(s).digest('hex');
+}
+
+export const PROVIDER_KEY = 'sk-provider-secret-for-tests';
+
+export async function startStack(transport: TransportName, yaml = testConfigYaml()): Promise<Stack> {
+  const parsed = parseConfigText(yaml, 'test');
+  if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+  const config = parsed.config;
+  const { urls, sims } = await startConfiguredSimulators(config, '127.0.0.1');
+  const traces = new MemoryTraceSink();
+  const plan = compilePlan(config, { providerBaseUrls: urls, env: { SWITCHYARD_TEST_PROVIDER_KEY: PROVIDER_KEY } });
+  const gateway = new Gateway({ plan, traces });
+  let url: string;
+  let stop: () => Promise<void> | void;
+  if (transport === 'uws') {
+    const s = await startUwsServer(gateway, { port: 0 });
+    url = s.url;
+    stop = () => s.close();
+  } else {
+    const s = await startNodeHttpServer(gateway, { port: 0 });
+    url = s.url;
+    stop = () => s.close();
+  }
+  return {
+    url,
+    gateway,
+    sim: sims[0]!,
+    traces,
+    config,
+    async close() {
+      await stop();
+      await gateway.upstream.destroy();
+      await Promise.all(sims.map((s) => s.close()));
+    },
+  };
+}
+
+/** Wait until `pred` holds (polling the event loop, bounded); for effects that land just after a response. */
+export async function eventually(pred: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
