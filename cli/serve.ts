@@ -2,6 +2,7 @@
 // Loads and validates the config (a bad config never starts a server), starts the in-process simulators
 // the config asks for, then serves on uWebSockets.js: in this thread, or in N worker threads on one port.
 import { Worker } from 'node:worker_threads';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import {
@@ -141,8 +142,10 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
   };
   let port: number;
   try {
-    // The first thread picks the port (possibly 0 → a free one); the others join it (SO_REUSEPORT).
-    port = await start(opts.port);
+    // uSockets sets SO_REUSEPORT only for an explicit port, so `--port 0` first finds a free port; then
+    // the first thread binds it and the others join it.
+    port = opts.port === 0 ? await freePort(opts.host) : opts.port;
+    port = await start(port);
     await Promise.all(Array.from({ length: opts.threads - 1 }, () => start(port)));
   } catch (err) {
     process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
@@ -159,6 +162,17 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
   await Promise.all(exits);
   await closeSims();
   return 0;
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolvePort(port));
+    });
+  });
 }
 
 function waitForSignal(): Promise<void> {

@@ -20,7 +20,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -824,7 +824,6 @@ export async function runMacro(argv: string[]): Promise<number> {
     // --- report ---
     const results: Partial<Record<TargetName, TargetResult>> = {};
     for (const t of targets) results[t.name] = summarize(t);
-    const { availableParallelism } = await import('node:os');
     const result = judge(results, {
       duration_s: opts.duration,
       slice_s: round1(sliceS),

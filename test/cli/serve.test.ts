@@ -1,0 +1,108 @@
+// `switchyard serve` as a process: the listening line, a bad config refused, threads on one port,
+// and SIGTERM draining with every trace flushed.
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request, Agent } from 'undici';
+import { DEMO_KEY, testConfigYaml } from '../helpers/stack.js';
+
+const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function serve(args: string[], env: Record<string, string> = {}): { child: ChildProcess; listening: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const listening = new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /switchyard listening on (http:\/\/\S+)\n/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${err}`)));
+  });
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, listening, exit, stderr: () => err };
+}
+
+function workdir(): { dir: string; config: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-'));
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, testConfigYaml());
+  return { dir, config };
+}
+
+async function chat(url: string, agent: Agent): Promise<{ status: number; id: string }> {
+  const r = await request(url + '/v1/chat/completions', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'demo.chat', messages: [{ role: 'user', content: 'hi' }] }),
+    dispatcher: agent,
+  });
+  await r.body.text();
+  return { status: r.statusCode, id: String(r.headers['x-request-id']) };
+}
+
+describe('switchyard serve', () => {
+  it('refuses a bad config: exit 1, every problem listed, never listening', async () => {
+    const { dir } = workdir();
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, testConfigYaml().replace('pool_id: maas-sim', 'pool_id: no-such-pool').replace('lane: direct_small', 'lane: sideways'));
+    const s = serve(['--config', bad, '--port', '0']);
+    const never = s.listening.then(() => 'listened', () => 'refused');
+    expect(await s.exit).toBe(1);
+    expect(await never).toBe('refused');
+    expect(s.stderr()).toContain('routes.0.route_policy.lane');
+    expect(s.stderr()).toContain('routes.0.pool_id');
+  });
+
+  it('serves on --port 0, prints the listening line, and flushes every trace on SIGTERM', async () => {
+    const { dir, config } = workdir();
+    const s = serve(['--config', config, '--port', '0'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    const url = await s.listening;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const agent = new Agent();
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      const r = await chat(url, agent);
+      expect(r.status).toBe(200);
+      ids.add(r.id);
+    }
+    await agent.close();
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n');
+    expect(new Set(lines.map((l) => JSON.parse(l).request_id))).toEqual(ids);
+  });
+
+  it('--threads 2 serves from two threads on one port and drains both on SIGTERM', async () => {
+    const { dir, config } = workdir();
+    const s = serve(['--config', config, '--port', '0', '--threads', '2'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    const url = await s.listening;
+    // Many short-lived connections: the kernel spreads them over both threads' listen sockets.
+    const ids: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const agent = new Agent({ pipelining: 0 });
+      const r = await chat(url, agent);
+      expect(r.status).toBe(200);
+      ids.push(r.id);
+      await agent.close();
+    }
+    // Request ids carry the thread: two distinct prefixes mean two threads answered.
+    const prefixes = new Set(ids.map((id) => id.slice(0, id.lastIndexOf('_'))));
+    expect(prefixes.size).toBe(2);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+    expect(existsSync(join(dir, 'traces.jsonl'))).toBe(true);
+    const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l).request_id).sort()).toEqual([...ids].sort());
+  });
+});
