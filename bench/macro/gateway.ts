@@ -372,7 +372,12 @@ function makeTarget(name: TargetName, origin: string): Target {
 async function probe(t: Target): Promise<void> {
   const c = new Client(t.origin);
   try {
-    const r = await c.request({ path: CHAT_PATH, method: 'POST', headers: t.headers, body: t.body });
+    let r: Awaited<ReturnType<Client['request']>>;
+    try {
+      r = await c.request({ path: CHAT_PATH, method: 'POST', headers: t.headers, body: t.body });
+    } catch (err) {
+      throw new Error(`${t.name} (${t.origin}): probe failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
     const text = await r.body.text();
     if (r.statusCode !== 200) throw new Error(`${t.name}: probe answered ${r.statusCode}: ${text.slice(0, 500)}`);
     let parsed: { choices?: unknown[] };
@@ -747,7 +752,12 @@ export async function runMacro(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  process.on('exit', killAllNow); // last resort: never leave a child behind
+  // Last resort (an uncaught error, a closed stdout): never leave a child or the temp dir behind.
+  const onExit = (): void => {
+    killAllNow();
+    rmSync(workdir, { recursive: true, force: true });
+  };
+  process.on('exit', onExit);
 
   const guard = (): void => {
     if (interrupted) throw new Error('interrupted');
@@ -852,7 +862,7 @@ export async function runMacro(argv: string[]): Promise<number> {
     await Promise.all(children.map((c) => c.stop()));
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    process.off('exit', killAllNow);
+    process.off('exit', onExit);
     rmSync(workdir, { recursive: true, force: true });
   }
 }

@@ -15,6 +15,9 @@ import type {
   TenantRecord,
 } from './plan.js';
 
+/** The key sent to an in-process simulator when its provider names no `api_key_env` (simulators accept any). */
+export const SIMULATOR_API_KEY = 'sk-switchyard-simulator';
+
 export interface CompileOptions {
   /** Where `api_key_env` is read from; default `process.env`. */
   readonly env?: Record<string, string | undefined>;
@@ -59,7 +62,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         baseUrl,
         origin,
         basePath,
-        apiKey: p.api_key_env !== undefined ? (env[p.api_key_env] ?? '') : '',
+        apiKey: p.api_key_env !== undefined ? (env[p.api_key_env] ?? '') : p.simulator != null ? SIMULATOR_API_KEY : '',
         models,
         timeoutMs: p.timeout_ms,
         connections: p.connections,

@@ -13,17 +13,18 @@ import { classifyLane, type ConcreteLane } from '../routing/lane.js';
 import { pickMember } from '../routing/pool.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
-import { UpstreamClient, classifyUpstreamError, type UpstreamResponse } from '../upstream/client.js';
+import { UpstreamClient, classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
 import { TraceRecord, type TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
-import type { AbortTarget, IngressRequest, Sink } from './sink.js';
+import type { IngressRequest, Sink, SinkListener } from './sink.js';
 
 const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
 /** Largest upstream error body read to build an error message. */
 const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
+const KEY_CACHE_MAX = 10_000;
 
 export interface GatewayOptions {
   plan: Plan;
@@ -43,6 +44,8 @@ export class Gateway {
   private inflight = 0;
   private draining = false;
   private drainWaiters: Array<() => void> = [];
+  /** Presented key → its record, for keys seen under the current Plan: skips a SHA-256 per request. */
+  private keyCache = new Map<string, KeyRecord>();
 
   constructor(opts: GatewayOptions) {
     this.plan = opts.plan;
@@ -55,7 +58,22 @@ export class Gateway {
   /** Swap in a new Plan (config reload): one reference; requests in flight keep the Plan they started with. */
   setPlan(plan: Plan): void {
     this.buildProviderHeaders(plan);
+    this.keyCache = new Map();
     this.plan = plan;
+  }
+
+  /** The record of a presented key under `plan`, or null (unknown, revoked). Only valid keys are cached. */
+  lookupKey(plan: Plan, presented: string): KeyRecord | null {
+    if (plan === this.plan) {
+      const hit = this.keyCache.get(presented);
+      if (hit !== undefined) return hit;
+    }
+    const key = authenticate(plan, presented);
+    if (key !== null && plan === this.plan) {
+      if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
+      this.keyCache.set(presented, key);
+    }
+    return key;
   }
 
   get currentPlan(): Plan {
@@ -85,8 +103,7 @@ export class Gateway {
     const path = req.path;
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/chat/completions.');
-      const call = new ChatCall(this, req, sink);
-      void call.run();
+      new ChatCall(this, req, sink).start();
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -185,8 +202,22 @@ function isJsonContentType(ct: string): boolean {
   return ct === '' || ct.startsWith(JSON_TYPE) || ct.toLowerCase().includes('json');
 }
 
-/** One chat completion request, from admission to settlement. Settles exactly once, on every path. */
-class ChatCall implements AbortTarget {
+/** Why the upstream call is being cut, given to undici's abort (it comes back in onResponseError). */
+const CLIENT_GONE = new Error('client closed the request');
+const DEADLINE = new Error('attempt deadline');
+
+// What the response bytes are being collected for.
+const MODE_NONE = 0;
+const MODE_BODY = 1; // non-streaming 200: collect, translate at the end
+const MODE_STREAM = 2; // streaming 200: translate chunk by chunk
+const MODE_ERROR = 3; // non-200: collect (bounded) for the error message
+
+/**
+ * One chat completion request, from admission to settlement: it is also the undici handler of its
+ * upstream call and the listener of its sink, so no closure or promise is made per request.
+ * Every exit path ends in settle(), which runs exactly once.
+ */
+class ChatCall implements SinkListener, UpstreamHandler {
   // Every field is set in the constructor so all calls share one hidden class (V8).
   private readonly gw: Gateway;
   private readonly req: IngressRequest;
@@ -200,15 +231,20 @@ class ChatCall implements AbortTarget {
   private body: ChatCompletionRequest | null = null;
   private route: RouteContext | null = null;
   private member: PoolMember | null = null;
-  private lane: ConcreteLane = 'direct_small';
-  private controller: AbortController | null = null;
+  private controller: UpstreamController | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private mode = MODE_NONE;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+  private decoder: StreamTranslator | null = null;
+  private paused = false;
+  private dispatched = false;
   private deadlineHit = false;
   private clientGone = false;
   private responded = false;
   private settled = false;
   private attemptStart = 0;
-  private firstByteAt = 0;
   private retryAfter = '';
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
@@ -226,46 +262,51 @@ class ChatCall implements AbortTarget {
     sink.attach(this);
   }
 
+  start(): void {
+    try {
+      this.admit();
+      // Refused before the upstream call: nothing else will settle it.
+      if (!this.dispatched) this.settle();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  // --- sink listener ---
+
   onClientAbort(): void {
-    if (this.clientGone) return;
+    if (this.clientGone || this.settled) return;
     this.clientGone = true;
-    if (this.controller !== null) this.controller.abort();
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+  }
+
+  onWritable(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.controller?.resume();
+    }
   }
 
   deadlineFired(): void {
     this.timer = null;
     this.deadlineHit = true;
-    if (this.controller !== null) this.controller.abort();
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(DEADLINE);
   }
 
-  async run(): Promise<void> {
-    try {
-      await this.execute();
-    } catch (err) {
-      // A bug, not a request problem: answer with a generic 500 and log the detail server-side only.
-      process.stderr.write(`switchyard: internal error on ${this.trace.request_id}: ${(err as Error)?.stack ?? String(err)}\n`);
-      if (!this.responded) this.fail('internal_error', 'Internal error.');
-      else if (!this.sink.closed) this.sink.end();
-      if (this.trace.error_code === null) {
-        this.trace.error_code = 'internal_error';
-        this.trace.status = 500;
-      }
-    } finally {
-      this.settle();
-    }
-  }
+  // --- admission: everything before the upstream call, synchronous ---
 
-  private async execute(): Promise<void> {
+  private admit(): void {
     const req = this.req;
     const trace = this.trace;
     const plan = this.plan;
-    trace.stream = false;
     if (this.gw.isDraining) return this.fail('shutting_down', 'The gateway is shutting down; retry on another instance.');
 
     // 1. Authenticate.
     const presented = presentedKey(req.authorization, req.apiKey);
     if (presented === '') return this.fail('missing_api_key', 'Missing API key: send `Authorization: Bearer KEY` or `x-api-key: KEY`.');
-    const key = authenticate(plan, presented);
+    const key = this.gw.lookupKey(plan, presented);
     if (key === null) return this.fail('invalid_api_key', 'Invalid API key.');
     trace.tenant = key.tenant;
     trace.key_id = key.id;
@@ -308,8 +349,7 @@ class ChatCall implements AbortTarget {
     trace.prompt_version = route.prompt === null ? null : route.prompt.version;
 
     // 5. Lane and pool member.
-    this.lane = classifyLane(route.lane, body);
-    trace.route_lane = this.lane;
+    trace.route_lane = classifyLane(route.lane, body);
     trace.pool_id = route.pool.id;
     const member = pickMember(route.pool, route.allowedProviders, this.seq);
     if (member === null) return this.fail('no_provider_available', `No provider of pool '${route.pool.id}' is allowed for this route.`);
@@ -317,84 +357,123 @@ class ChatCall implements AbortTarget {
     trace.provider = member.provider.name;
     trace.model = member.model;
 
-    // 6. Call the provider.
-    await this.attempt(member);
-  }
-
-  private async attempt(member: PoolMember): Promise<void> {
+    // 6. Call the provider; the answer arrives through the handler methods below.
     const provider = member.provider;
-    const body = this.body!;
     const translator = this.gw.chatTranslator;
     const upstreamBody = translator.buildBody(body, member.model);
-    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
-    this.controller = new AbortController();
     this.timer = setTimeout(onDeadline, provider.timeoutMs, this);
     this.attemptStart = performance.now();
-    let res: UpstreamResponse;
-    try {
-      res = await this.gw.upstream.post(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this.controller.signal);
-    } catch (err) {
-      return this.upstreamFailed(err, 0);
+    this.dispatched = true;
+    this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+  }
+
+  // --- undici handler: the upstream answer ---
+
+  onRequestStart(controller: UpstreamController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(CLIENT_GONE);
+    else if (this.deadlineHit) controller.abort(DEADLINE);
+  }
+
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.controller = controller;
+    this.status = statusCode;
+    if (statusCode !== 200) {
+      this.mode = MODE_ERROR;
+      const ra = headers['retry-after'];
+      if (typeof ra === 'string' && /^\d{1,6}$/.test(ra)) this.retryAfter = ra;
+      return;
     }
-    this.firstByteAt = performance.now();
-    const status = res.statusCode;
-    if (status !== 200) return this.upstreamStatus(res, status);
-    if (body.stream === true) {
-      // A stream's deadline covers the wait for headers; after that undici's body timeout bounds each gap.
-      this.clearTimer();
-      return this.streamBody(res);
+    if (this.body!.stream !== true) {
+      this.mode = MODE_BODY;
+      return;
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (err) {
-      return this.upstreamFailed(err, 200);
-    }
+    // A stream's deadline covers the wait for headers; after that undici's body timeout bounds each gap.
     this.clearTimer();
+    this.mode = MODE_STREAM;
+    this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    this.responded = true;
+    this.trace.status = 200;
+    this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
+  }
+
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
+    const mode = this.mode;
+    if (mode === MODE_STREAM) {
+      const out = this.decoder!.push(chunk);
+      if (out.length === 0) return;
+      if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
+      // Backpressure: stop reading the provider until the client's socket drains (onWritable).
+      if (!this.sink.write(out) && !this.sink.closed) {
+        this.paused = true;
+        controller.pause();
+      }
+      return;
+    }
+    if (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    try {
+      const mode = this.mode;
+      if (mode === MODE_BODY) this.completeBody();
+      else if (mode === MODE_STREAM) this.completeStream(null);
+      else this.completeError();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  onResponseError(_controller: UpstreamController, err: Error): void {
+    try {
+      if (this.mode === MODE_STREAM) this.completeStream(err);
+      else this.upstreamFailed(err);
+    } catch (e) {
+      this.internalError(e);
+    }
+  }
+
+  // --- completion paths ---
+
+  private completeBody(): void {
+    this.clearTimer();
+    const provider = this.member!.provider;
+    const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)).toString('utf8');
+    this.chunks = EMPTY_CHUNKS;
     let out: string;
     try {
-      out = translator.translateResponse(text, this.trace.alias, this.info);
+      out = this.gw.chatTranslator.translateResponse(text, this.trace.alias, this.info);
     } catch {
       this.recordAttempt(502, 'upstream_bad_response');
-      return this.fail('upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
+      this.fail('upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
+      return this.settle();
     }
     this.recordAttempt(200, null);
     this.finishAccounting();
-    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
+    if (this.clientGone) {
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
     this.responded = true;
     this.trace.status = 200;
     this.sink.send(200, this.routedHeaders(JSON_TYPE, true), out);
+    this.settle();
   }
 
-  private async streamBody(res: UpstreamResponse): Promise<void> {
+  private completeStream(failure: Error | null): void {
     const sink = this.sink;
-    const body = this.body!;
     const info = this.info;
-    const decoder: StreamTranslator = this.gw.chatTranslator.createStream(this.trace.alias, body.stream_options?.include_usage === true, info);
-    this.responded = true;
-    this.trace.status = 200;
-    sink.begin(200, this.routedHeaders(SSE_TYPE, false));
-    let failure: unknown = null;
-    try {
-      for await (const chunk of res.body) {
-        const out = decoder.push(chunk as Buffer);
-        if (out.length === 0) continue;
-        if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
-        if (!sink.write(out)) await sink.drained();
-        if (this.clientGone) break;
-      }
-    } catch (err) {
-      failure = err;
-    }
+    const trace = this.trace;
     if (this.clientGone) {
-      res.body.destroy();
       this.recordAttempt(499, 'client_closed_request');
       this.finishAccounting();
-      this.trace.status = 499;
-      this.trace.error_code = 'client_closed_request';
-      return;
+      trace.status = 499;
+      trace.error_code = 'client_closed_request';
+      return this.settle();
     }
-    const tail = failure === null ? decoder.finish() : '';
+    const tail = failure === null ? this.decoder!.finish() : '';
     if (tail.length > 0) sink.write(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
@@ -404,37 +483,33 @@ class ChatCall implements AbortTarget {
       sink.end();
       this.recordAttempt(ERRORS[code].status, code);
       this.finishAccounting();
-      this.trace.status = ERRORS[code].status;
-      this.trace.error_code = code;
-      return;
+      trace.status = ERRORS[code].status;
+      trace.error_code = code;
+      return this.settle();
     }
     sink.end();
     this.recordAttempt(200, null);
     this.finishAccounting();
+    this.settle();
   }
 
-  private async upstreamStatus(res: UpstreamResponse, status: number): Promise<void> {
+  private completeError(): void {
+    this.clearTimer();
+    const status = this.status;
     const provider = this.member!.provider;
     let message = '';
     try {
-      const text = await readBounded(res, MAX_UPSTREAM_ERROR_BYTES);
-      const parsed = JSON.parse(text);
+      const parsed = JSON.parse(Buffer.concat(this.chunks, this.size).toString('utf8'));
       if (parsed != null && typeof parsed.error?.message === 'string') message = parsed.error.message;
     } catch {
       // The error body is advisory; the status decides.
     }
-    this.clearTimer();
-    if (this.clientGone) {
-      this.recordAttempt(status, 'client_closed_request');
-      return this.fail('client_closed_request', 'Client closed the request.');
-    }
+    this.chunks = EMPTY_CHUNKS;
     let code: ErrorCode;
     let text: string;
     if (status === 429) {
       code = 'upstream_rate_limited';
       text = `The provider '${provider.name}' is rate limiting requests; retry later.`;
-      const ra = res.headers['retry-after'];
-      if (typeof ra === 'string' && /^\d{1,6}$/.test(ra)) this.retryAfter = ra;
     } else if (status === 401 || status === 403) {
       code = 'upstream_auth_failed';
       text = `The provider '${provider.name}' rejected the gateway's credentials.`;
@@ -453,33 +528,46 @@ class ChatCall implements AbortTarget {
     }
     this.recordAttempt(status, code);
     this.fail(code, text);
+    this.settle();
   }
 
-  private upstreamFailed(err: unknown, status: number): void {
+  private upstreamFailed(err: unknown): void {
     this.clearTimer();
     const provider = this.member!.provider;
     const kind = classifyUpstreamError(err, this.deadlineHit, this.clientGone);
     if (kind === 'aborted') {
-      this.recordAttempt(status === 0 ? 499 : status, 'client_closed_request');
-      return this.fail('client_closed_request', 'Client closed the request.');
-    }
-    if (kind === 'timeout') {
+      this.recordAttempt(499, 'client_closed_request');
+      this.fail('client_closed_request', 'Client closed the request.');
+    } else if (kind === 'timeout') {
       this.recordAttempt(504, 'upstream_timeout');
-      return this.fail('upstream_timeout', `The provider '${provider.name}' did not answer within ${provider.timeoutMs} ms.`);
+      this.fail('upstream_timeout', `The provider '${provider.name}' did not answer within ${provider.timeoutMs} ms.`);
+    } else {
+      this.recordAttempt(502, 'upstream_connection_error');
+      this.fail('upstream_connection_error', `The connection to provider '${provider.name}' failed.`);
     }
-    this.recordAttempt(502, 'upstream_connection_error');
-    this.fail('upstream_connection_error', `The connection to provider '${provider.name}' failed.`);
+    this.settle();
+  }
+
+  /** A bug, not a request problem: a generic 500 to the client, the detail to stderr only. */
+  private internalError(err: unknown): void {
+    process.stderr.write(`switchyard: internal error on ${this.trace.request_id}: ${(err as Error)?.stack ?? String(err)}\n`);
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(new Error('internal error'));
+    if (!this.responded) this.fail('internal_error', 'Internal error.');
+    else if (!this.sink.closed) this.sink.end();
+    this.trace.status = 500;
+    this.trace.error_code = 'internal_error';
+    this.settle();
   }
 
   private recordAttempt(status: number, errorCode: string | null): void {
-    const now = performance.now();
     this.trace.attempts.push({
       pool_id: this.route!.pool.id,
       provider: this.member!.provider.name,
       status,
       error_code: errorCode,
       queue_time_ms: 0,
-      latency_ms: round3(now - this.attemptStart),
+      latency_ms: round3(performance.now() - this.attemptStart),
     });
     this.trace.stop_reason = errorCode === null ? 'success' : errorCode;
   }
@@ -518,7 +606,7 @@ class ChatCall implements AbortTarget {
     return h;
   }
 
-  /** Answer with an error (once) and record it. */
+  /** Answer with an error (once) and record it. The caller settles. */
   private fail(code: ErrorCode, message: string, param: string | null = null): void {
     const trace = this.trace;
     trace.status = ERRORS[code].status;
@@ -527,7 +615,7 @@ class ChatCall implements AbortTarget {
     this.responded = true;
     const body = openAIErrorBody(code, message, param);
     let headers: readonly string[];
-    if (this.route !== null && this.trace.route_lane !== '') {
+    if (this.route !== null && trace.route_lane !== '') {
       const h = this.routedHeaders(JSON_TYPE, false);
       if (this.retryAfter !== '') h.push('retry-after', this.retryAfter);
       headers = h;
@@ -550,9 +638,8 @@ class ChatCall implements AbortTarget {
     this.settled = true;
     this.clearTimer();
     const trace = this.trace;
-    const now = performance.now();
     trace.ts = new Date(this.startMs).toISOString();
-    trace.latency_ms = round3(now - this.t0);
+    trace.latency_ms = round3(performance.now() - this.t0);
     if (trace.ttft_ms === null && trace.status === 200) trace.ttft_ms = trace.latency_ms;
     if (trace.status === 0) trace.status = this.clientGone ? 499 : 500;
     if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
@@ -562,6 +649,8 @@ class ChatCall implements AbortTarget {
     this.gw.leave();
   }
 }
+
+const EMPTY_CHUNKS: Buffer[] = [];
 
 function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
@@ -576,19 +665,4 @@ function promptChars(body: ChatCompletionRequest): number {
     else if (c != null) n += JSON.stringify(c).length;
   }
   return n;
-}
-
-async function readBounded(res: UpstreamResponse, max: number): Promise<string> {
-  let size = 0;
-  const parts: Buffer[] = [];
-  for await (const chunk of res.body) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > max) {
-      res.body.destroy();
-      break;
-    }
-    parts.push(b);
-  }
-  return Buffer.concat(parts).toString('utf8');
 }

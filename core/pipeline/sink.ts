@@ -16,9 +16,10 @@ export class IngressRequest {
   body: Buffer | null = null;
 }
 
-/** Told when the client went away before the answer ended. */
-export interface AbortTarget {
+/** The request in flight on a sink: told when the client went away, and when a full buffer drained. */
+export interface SinkListener {
   onClientAbort(): void;
+  onWritable(): void;
 }
 
 /**
@@ -27,16 +28,15 @@ export interface AbortTarget {
  */
 export interface Sink {
   readonly closed: boolean;
-  /** The request in flight on this sink, to be told of a client abort. */
-  attach(target: AbortTarget): void;
+  /** The request in flight on this sink, to be told of a client abort and of drained buffers. */
+  attach(listener: SinkListener): void;
   /** A whole answer at once. */
   send(status: number, headers: readonly string[], body: string): void;
   /** Start a streamed answer. */
   begin(status: number, headers: readonly string[]): void;
-  /** Write part of a streamed answer; false when the transport's buffer is full (await drained()). */
+  /** Write part of a streamed answer; false when the transport's buffer is full: stop producing until
+   *  the listener's onWritable(). */
   write(chunk: string): boolean;
-  /** Resolves when the transport can take more (or the client is gone). */
-  drained(): Promise<void>;
   /** End a streamed answer. */
   end(): void;
 }

@@ -74,14 +74,16 @@ export class NullTraceSink implements TraceSink {
 }
 
 /**
- * JSON lines appended to a file. Records are queued as objects; serialization and the write happen in
- * one batch per interval (or when the queue is large), off the request path. Each batch is one
- * `write(2)` on an O_APPEND descriptor, so several gateway threads can share one file without tearing lines.
- * A crash loses at most the records of the current batch window.
+ * JSON lines appended to a file, batched. Each record is serialized when it is written and copied into
+ * a preallocated byte buffer, so no record object outlives its request (held records would survive
+ * young-generation GCs and get promoted: measured at ~10 µs a request under load). The buffer is written
+ * out per interval or when full, as one `write(2)` on an O_APPEND descriptor, so several gateway
+ * threads can share one file without tearing lines. A crash loses at most the current batch window.
  */
 export class JsonlTraceSink implements TraceSink {
   private readonly fd: number;
-  private queue: TraceRecord[] = [];
+  private buf: Buffer;
+  private used = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
@@ -89,17 +91,23 @@ export class JsonlTraceSink implements TraceSink {
   constructor(
     readonly path: string,
     private readonly intervalMs = 200,
-    private readonly maxBatch = 2048,
+    private readonly bufferBytes = 1 << 20,
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.fd = openSync(path, 'a');
+    this.buf = Buffer.allocUnsafe(bufferBytes);
   }
 
   write(record: TraceRecord): void {
     if (this.closed) return;
-    this.queue.push(record);
-    if (this.queue.length >= this.maxBatch) void this.flush();
-    else if (this.timer === null) {
+    const line = JSON.stringify(record) + '\n';
+    // A line takes at most 3 bytes per UTF-16 unit; make room before copying.
+    if (this.used + line.length * 3 > this.buf.length) {
+      void this.flush();
+      if (line.length * 3 > this.buf.length) this.buf = Buffer.allocUnsafe(line.length * 3);
+    }
+    this.used += this.buf.write(line, this.used);
+    if (this.timer === null) {
       this.timer = setTimeout(flushSoon, this.intervalMs, this);
       this.timer.unref();
     }
@@ -110,17 +118,16 @@ export class JsonlTraceSink implements TraceSink {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.queue.length === 0) return this.writing;
-    const batch = this.queue;
-    this.queue = [];
-    let text = '';
-    for (let i = 0; i < batch.length; i++) text += JSON.stringify(batch[i]) + '\n';
-    const buf = Buffer.from(text);
+    if (this.used === 0) return this.writing;
+    // Hand the filled buffer to the writer and continue in a fresh one.
+    const out = this.buf.subarray(0, this.used);
+    this.buf = Buffer.allocUnsafe(this.bufferBytes);
+    this.used = 0;
     const fd = this.fd;
     this.writing = this.writing.then(
       () =>
         new Promise<void>((resolve) => {
-          writeAll(fd, buf, 0, resolve);
+          writeAll(fd, out, 0, resolve);
         }),
     );
     return this.writing;

@@ -5,7 +5,9 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { ProviderContext } from '../config/plan.js';
 
-export type UpstreamResponse = Dispatcher.ResponseData;
+/** The request's own object receives the response (undici's handler API: no promise or stream per call). */
+export type UpstreamHandler = Dispatcher.DispatchHandler;
+export type UpstreamController = Dispatcher.DispatchController;
 
 /** Why an upstream call failed before a status line arrived (or while its body was read). */
 export type UpstreamFailure = 'timeout' | 'connection' | 'aborted';
@@ -30,21 +32,23 @@ export class UpstreamClient {
   }
 
   /**
-   * POST `body` to `provider.basePath + path`. `headers` is a prebuilt, reused header object (the
-   * provider's auth); `signal` aborts the call (client gone, deadline). Timeouts: the caller's signal
-   * carries the attempt deadline; undici's own header/body timeouts are set to the same bound.
+   * POST `body` to `provider.basePath + path`; the response is delivered to `handler` chunk by chunk.
+   * `headers` is a prebuilt, reused header object (the provider's auth). undici's header and body
+   * timeouts bound each wait to the provider's timeout; the caller's own timer bounds the attempt.
    */
-  post(provider: ProviderContext, path: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<UpstreamResponse> {
-    if (this.closed) return Promise.reject(new Error('upstream client closed'));
-    return this.pool(provider).request({
-      method: 'POST',
-      path: provider.basePath + path,
-      headers,
-      body,
-      signal,
-      headersTimeout: provider.timeoutMs,
-      bodyTimeout: provider.timeoutMs,
-    });
+  dispatch(provider: ProviderContext, path: string, headers: Record<string, string>, body: string, handler: UpstreamHandler): void {
+    if (this.closed) throw new Error('upstream client closed');
+    this.pool(provider).dispatch(
+      {
+        method: 'POST',
+        path: provider.basePath + path,
+        headers,
+        body,
+        headersTimeout: provider.timeoutMs,
+        bodyTimeout: provider.timeoutMs,
+      },
+      handler,
+    );
   }
 
   async close(): Promise<void> {

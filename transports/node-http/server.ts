@@ -2,7 +2,7 @@
 // conformance suite as the uWS transport.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Gateway, IngressRequest, type AbortTarget, type Sink } from '../../core/index.js';
+import { Gateway, IngressRequest, type Sink, type SinkListener } from '../../core/index.js';
 
 function header(req: IncomingMessage, name: string): string {
   const v = req.headers[name];
@@ -11,37 +11,26 @@ function header(req: IncomingMessage, name: string): string {
 
 class NodeSink implements Sink {
   closed = false;
-  private target: AbortTarget | null = null;
-  private waiter: (() => void) | null = null;
-  private writeOk = true;
+  private listener: SinkListener | null = null;
   closeConnection = false;
 
   constructor(private readonly res: ServerResponse) {}
 
-  attach(target: AbortTarget): void {
-    this.target = target;
+  attach(listener: SinkListener): void {
+    this.listener = listener;
   }
 
   onClose(): void {
     if (this.closed) return;
     // The socket closed before we ended the answer: the client went away.
     this.closed = true;
-    const t = this.target;
-    if (t !== null) t.onClientAbort();
-    this.wake();
+    const l = this.listener;
+    if (l !== null) l.onClientAbort();
   }
 
   onDrain(): void {
-    this.wake();
-  }
-
-  private wake(): void {
-    this.writeOk = true;
-    const w = this.waiter;
-    if (w !== null) {
-      this.waiter = null;
-      w();
-    }
+    const l = this.listener;
+    if (l !== null && !this.closed) l.onWritable();
   }
 
   private head(status: number, headers: readonly string[]): void {
@@ -67,15 +56,7 @@ class NodeSink implements Sink {
 
   write(chunk: string): boolean {
     if (this.closed) return true;
-    this.writeOk = this.res.write(chunk);
-    return this.writeOk;
-  }
-
-  drained(): Promise<void> {
-    if (this.closed || this.writeOk) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiter = resolve;
-    });
+    return this.res.write(chunk);
   }
 
   end(): void {

@@ -3,7 +3,7 @@
 // "uWebSockets.js rules"): onAborted registered before anything async; req used only synchronously;
 // onData chunks copied; every write outside the handler's synchronous start is corked; after an abort
 // nothing touches `res`; backpressure via onWritable; a catch-all route.
-import { Gateway, IngressRequest, statusLine, type AbortTarget, type Sink } from '../../core/index.js';
+import { Gateway, IngressRequest, statusLine, type Sink, type SinkListener } from '../../core/index.js';
 import { uWS, uwsIsNative, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 // The cork callbacks read their arguments from this slot: cork runs its callback synchronously, so one
@@ -25,9 +25,7 @@ function corkedEnd(): void {
 class UwsSink implements Sink {
   // Every field is set here so all sinks share one hidden class (V8).
   closed = false;
-  private aborted = false;
-  private target: AbortTarget | null = null;
-  private waiter: (() => void) | null = null;
+  private listener: SinkListener | null = null;
   private pStatus = 0;
   private pHeaders: readonly string[] = EMPTY;
   private pBody = '';
@@ -36,16 +34,14 @@ class UwsSink implements Sink {
 
   constructor(private readonly res: HttpResponse) {}
 
-  attach(target: AbortTarget): void {
-    this.target = target;
+  attach(listener: SinkListener): void {
+    this.listener = listener;
   }
 
   onAborted(): void {
-    this.aborted = true;
     this.closed = true;
-    const t = this.target;
-    if (t !== null) t.onClientAbort();
-    this.wake();
+    const l = this.listener;
+    if (l !== null) l.onClientAbort();
   }
 
   /** Close the connection after this answer (a body we refused to read). */
@@ -86,14 +82,16 @@ class UwsSink implements Sink {
     const h = this.pHeaders;
     for (let i = 0; i < h.length; i += 2) res.writeHeader(h[i]!, h[i + 1]!);
     res.writeHeader('cache-control', 'no-cache');
-    res.onWritable(this.onWritable);
+    // One closure per streamed answer: uWS calls the handler without `this`.
+    res.onWritable(() => this.writable());
   }
 
-  // An arrow property, made once per sink, because uWS calls it without `this`.
-  private readonly onWritable = (): boolean => {
-    this.wake();
+  private writable(): boolean {
+    this.writeOk = true;
+    const l = this.listener;
+    if (l !== null && !this.closed) l.onWritable();
     return true;
-  };
+  }
 
   write(chunk: string): boolean {
     if (this.closed) return true;
@@ -108,13 +106,6 @@ class UwsSink implements Sink {
     this.pBody = '';
   }
 
-  drained(): Promise<void> {
-    if (this.closed || this.writeOk) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.waiter = resolve;
-    });
-  }
-
   end(): void {
     if (this.closed) return;
     this.closed = true;
@@ -126,14 +117,6 @@ class UwsSink implements Sink {
     this.res.end();
   }
 
-  private wake(): void {
-    this.writeOk = true;
-    const w = this.waiter;
-    if (w !== null) {
-      this.waiter = null;
-      w();
-    }
-  }
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);

@@ -144,7 +144,6 @@ export class OpenAIChatTranslator implements Translator {
     if (body === null || typeof body !== 'object' || !Array.isArray(body.choices)) {
       throw new Error('not a chat completion');
     }
-    body.model = alias;
     if (body.usage != null) readUsage(body.usage, info);
     const choices = body.choices;
     for (let i = 0; i < choices.length; i++) {
@@ -154,6 +153,15 @@ export class OpenAIChatTranslator implements Translator {
       const m = c.message;
       if (m != null && typeof m.content === 'string') info.outputChars += m.content.length;
     }
+    // The answer is the provider's bytes with `model` replaced by the alias. Splicing the compact
+    // `"model":"<value>"` pair saves re-serializing the body; a JSON string cannot contain a bare quote,
+    // so the first such pair with the parsed value is a key. Anything unusual falls back to stringify.
+    if (typeof body.model === 'string') {
+      const pair = '"model":' + JSON.stringify(body.model);
+      const at = upstreamBody.indexOf(pair);
+      if (at >= 0) return upstreamBody.slice(0, at) + '"model":' + JSON.stringify(alias) + upstreamBody.slice(at + pair.length);
+    }
+    body.model = alias;
     return JSON.stringify(body);
   }
 

@@ -12,7 +12,6 @@ const BAD_PATH = fixture('test-bad.yaml');
 const DEFAULT_TEXT = readFileSync(DEFAULT_PATH, 'utf8');
 
 /** A fresh, mutable copy of the default config as plain data. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Any = any;
 const base = (): Any => YAML.parse(DEFAULT_TEXT);
 
