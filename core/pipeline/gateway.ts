@@ -14,8 +14,9 @@ import { pickMember } from '../routing/pool.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { UpstreamClient, classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
+import { DeadlineList, type DeadlineItem } from '../upstream/deadlines.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
-import { TraceRecord, type TraceSink } from '../telemetry/trace.js';
+import { TraceRecord, isoTime, type TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
 
@@ -150,6 +151,7 @@ export class Gateway {
     return this.draining;
   }
 
+  /** In-flight attempts by deadline. @internal */ readonly deadlines = new DeadlineList();
   /** @internal */ nextSeq(): number {
     return ++this.seq;
   }
@@ -194,10 +196,6 @@ function authenticateRequest(plan: Plan, req: IngressRequest, sink: Sink): KeyRe
   return key;
 }
 
-function onDeadline(call: ChatCall): void {
-  call.deadlineFired();
-}
-
 function isJsonContentType(ct: string): boolean {
   return ct === '' || ct.startsWith(JSON_TYPE) || ct.toLowerCase().includes('json');
 }
@@ -217,7 +215,7 @@ const MODE_ERROR = 3; // non-200: collect (bounded) for the error message
  * upstream call and the listener of its sink, so no closure or promise is made per request.
  * Every exit path ends in settle(), which runs exactly once.
  */
-class ChatCall implements SinkListener, UpstreamHandler {
+class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
   // Every field is set in the constructor so all calls share one hidden class (V8).
   private readonly gw: Gateway;
   private readonly req: IngressRequest;
@@ -232,7 +230,9 @@ class ChatCall implements SinkListener, UpstreamHandler {
   private route: RouteContext | null = null;
   private member: PoolMember | null = null;
   private controller: UpstreamController | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  deadlineAt = 0;
+  dlPrev: DeadlineItem | null = null;
+  dlNext: DeadlineItem | null = null;
   private mode = MODE_NONE;
   private chunks: Buffer[] = [];
   private size = 0;
@@ -289,7 +289,6 @@ class ChatCall implements SinkListener, UpstreamHandler {
   }
 
   deadlineFired(): void {
-    this.timer = null;
     this.deadlineHit = true;
     const c = this.controller;
     if (c !== null && !c.aborted) c.abort(DEADLINE);
@@ -361,8 +360,8 @@ class ChatCall implements SinkListener, UpstreamHandler {
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
     const upstreamBody = translator.buildBody(body, member.model);
-    this.timer = setTimeout(onDeadline, provider.timeoutMs, this);
     this.attemptStart = performance.now();
+    this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
     this.dispatched = true;
     this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
   }
@@ -440,11 +439,11 @@ class ChatCall implements SinkListener, UpstreamHandler {
   private completeBody(): void {
     this.clearTimer();
     const provider = this.member!.provider;
-    const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size)).toString('utf8');
+    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks = EMPTY_CHUNKS;
-    let out: string;
+    let out: Buffer | string;
     try {
-      out = this.gw.chatTranslator.translateResponse(text, this.trace.alias, this.info);
+      out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
     } catch {
       this.recordAttempt(502, 'upstream_bad_response');
       this.fail('upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
@@ -626,10 +625,7 @@ class ChatCall implements SinkListener, UpstreamHandler {
   }
 
   private clearTimer(): void {
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    if (this.deadlineAt !== 0) this.gw.deadlines.remove(this);
   }
 
   /** The one exit: runs exactly once per call, whatever path the call took. */
@@ -638,7 +634,7 @@ class ChatCall implements SinkListener, UpstreamHandler {
     this.settled = true;
     this.clearTimer();
     const trace = this.trace;
-    trace.ts = new Date(this.startMs).toISOString();
+    trace.ts = isoTime(this.startMs);
     trace.latency_ms = round3(performance.now() - this.t0);
     if (trace.ttft_ms === null && trace.status === 200) trace.ttft_ms = trace.latency_ms;
     if (trace.status === 0) trace.status = this.clientGone ? 499 : 500;

@@ -31,7 +31,7 @@ export interface Sink {
   /** The request in flight on this sink, to be told of a client abort and of drained buffers. */
   attach(listener: SinkListener): void;
   /** A whole answer at once. */
-  send(status: number, headers: readonly string[], body: string): void;
+  send(status: number, headers: readonly string[], body: string | Uint8Array): void;
   /** Start a streamed answer. */
   begin(status: number, headers: readonly string[]): void;
   /** Write part of a streamed answer; false when the transport's buffer is full: stop producing until

@@ -45,7 +45,7 @@ export interface Translator {
   /** Upstream request body. `stream` requests always ask the provider for usage. */
   buildBody(req: ChatCompletionRequest, providerModel: string): string;
   /** Non-streaming upstream body → client body (the response's `model` is the alias). Throws on garbage. */
-  translateResponse(upstreamBody: string, alias: string, info: ResponseInfo): string;
+  translateResponse(upstreamBody: Buffer, alias: string, info: ResponseInfo): Buffer | string;
   /** A decoder for one streamed response. */
   createStream(alias: string, clientWantsUsage: boolean, info: ResponseInfo): StreamTranslator;
 }

@@ -40,7 +40,7 @@ class NodeSink implements Sink {
     if (this.closeConnection) res.setHeader('connection', 'close');
   }
 
-  send(status: number, headers: readonly string[], body: string): void {
+  send(status: number, headers: readonly string[], body: string | Uint8Array): void {
     if (this.closed) return;
     this.closed = true;
     this.head(status, headers);

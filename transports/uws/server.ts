@@ -28,7 +28,7 @@ class UwsSink implements Sink {
   private listener: SinkListener | null = null;
   private pStatus = 0;
   private pHeaders: readonly string[] = EMPTY;
-  private pBody = '';
+  private pBody: string | Uint8Array = '';
   private writeOk = true;
   private closeConnection = false;
 
@@ -49,7 +49,7 @@ class UwsSink implements Sink {
     this.closeConnection = true;
   }
 
-  send(status: number, headers: readonly string[], body: string): void {
+  send(status: number, headers: readonly string[], body: string | Uint8Array): void {
     if (this.closed) return;
     this.closed = true;
     this.pStatus = status;
