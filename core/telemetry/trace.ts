@@ -126,6 +126,7 @@ export class NullTraceSink implements TraceSink {
 export class JsonlTraceSink implements TraceSink {
   private readonly fd: number;
   private buf: Buffer;
+  private readonly spare: Buffer[] = [];
   private used = 0;
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -162,15 +163,20 @@ export class JsonlTraceSink implements TraceSink {
       this.timer = null;
     }
     if (this.used === 0) return this.writing;
-    // Hand the filled buffer to the writer and continue in a fresh one.
-    const out = this.buf.subarray(0, this.used);
-    this.buf = Buffer.allocUnsafe(this.bufferBytes);
+    // Hand the filled buffer to the writer and go on in a spare one. Buffers are recycled once written:
+    // a fresh 1 MiB allocation per flush would count as external memory and provoke full GCs.
+    const full = this.buf;
+    const out = full.subarray(0, this.used);
+    this.buf = this.spare.pop() ?? Buffer.allocUnsafe(this.bufferBytes);
     this.used = 0;
     const fd = this.fd;
     this.writing = this.writing.then(
       () =>
         new Promise<void>((resolve) => {
-          writeAll(fd, out, 0, resolve);
+          writeAll(fd, out, 0, () => {
+            if (full.length === this.bufferBytes && this.spare.length < 2) this.spare.push(full);
+            resolve();
+          });
         }),
     );
     return this.writing;
