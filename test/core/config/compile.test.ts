@@ -6,7 +6,7 @@ import YAML from 'yaml';
 import { compilePlan, parseConfigText, splitBaseUrl, validateConfig, type Config } from '../../../core/config/index.js';
 import { SIMULATOR_API_KEY } from '../../../core/config/compile.js';
 
-const DEFAULT_TEXT = readFileSync(fileURLToPath(new URL('../../../fixtures/config/default.yaml', import.meta.url)), 'utf8');
+const DEFAULT_TEXT = readFileSync(fileURLToPath(new URL('../../../fixtures/config/reference.yaml', import.meta.url)), 'utf8');
 const SIM_URL = new Map([['sim-openai', 'http://127.0.0.1:9000/v1']]);
 
 type Any = any;
@@ -18,8 +18,8 @@ function configOf(mutate: (c: Any) => void = () => {}): Config {
   return r.config;
 }
 
-describe('compilePlan on fixtures/config/default.yaml', () => {
-  const parsed = parseConfigText(DEFAULT_TEXT, 'default.yaml');
+describe('compilePlan on fixtures/config/reference.yaml', () => {
+  const parsed = parseConfigText(DEFAULT_TEXT, 'reference.yaml');
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
   const plan = compilePlan(parsed.config, { env: {}, providerBaseUrls: SIM_URL });
 

@@ -7,7 +7,7 @@ import { patternsOverlap } from '../../../core/config/load.js';
 import { SimulatorProfileSchema, type SimulatorProfileConfig } from '../../../core/config/schema.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../../../fixtures/config/${name}`, import.meta.url));
-const DEFAULT_PATH = fixture('default.yaml');
+const DEFAULT_PATH = fixture('reference.yaml');
 const BAD_PATH = fixture('test-bad.yaml');
 const DEFAULT_TEXT = readFileSync(DEFAULT_PATH, 'utf8');
 
@@ -118,8 +118,8 @@ limits: { store: shared_memory, failure_mode: closed }
 `;
 
 describe('parseConfigText: valid configs', () => {
-  it('accepts fixtures/config/default.yaml and applies defaults', () => {
-    const r = parseConfigText(DEFAULT_TEXT, 'default.yaml');
+  it('accepts fixtures/config/reference.yaml and applies defaults', () => {
+    const r = parseConfigText(DEFAULT_TEXT, 'reference.yaml');
     if (!r.ok) throw new Error(r.problems.join('\n'));
     const c = r.config;
     expect(c.providers[0]!.timeout_ms).toBe(30000);
@@ -436,5 +436,12 @@ describe('patternsOverlap', () => {
     expect(patternsOverlap('a.*', 'a.b.*')).toBe(true);
     expect(patternsOverlap('a.b.*', 'a.*')).toBe(true);
     expect(patternsOverlap('a.b.*', 'a.c.*')).toBe(false);
+  });
+});
+
+describe('the demo config users run', () => {
+  it('fixtures/config/default.yaml validates and compiles', () => {
+    const r = parseConfigText(readFileSync(fixture('default.yaml'), 'utf8'), 'default.yaml');
+    expect(r.ok ? [] : r.problems).toEqual([]);
   });
 });
