@@ -57,7 +57,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err) => {
-    process.stderr.write(`switchyard: ${(err as Error)?.stack ?? String(err)}\n`);
+    // A command's own failure: its message, not a stack (SWITCHYARD_DEBUG=1 shows the stack).
+    const e = err as Error;
+    process.stderr.write(`switchyard: ${process.env.SWITCHYARD_DEBUG ? (e?.stack ?? String(err)) : (e?.message ?? String(err))}\n`);
     process.exitCode = 1;
   },
 );
