@@ -30,7 +30,8 @@ export function authenticate(plan: Plan, key: string): KeyRecord | null {
 }
 
 function matchesPattern(pattern: string, alias: string): boolean {
-  if (pattern.endsWith('.*')) return alias.startsWith(pattern.slice(0, -1));
+  // `crm.*` matches `crm.x`, not `crm.` itself (the alias trie's rule).
+  if (pattern.endsWith('.*')) return alias.length >= pattern.length && alias.startsWith(pattern.slice(0, -1));
   return pattern === alias;
 }
 

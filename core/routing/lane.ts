@@ -18,7 +18,7 @@ export function classifyLane(routeLane: Lane, req: ChatCompletionRequest): Concr
   let chars = 0;
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    if (m.role === 'tool' || (m.tool_calls != null && m.tool_calls.length > 0)) return 'agentic';
+    if (m.role === 'tool' || m.role === 'function' || (m.tool_calls != null && m.tool_calls.length > 0)) return 'agentic';
     const c = m.content;
     if (typeof c === 'string') chars += c.length;
     else if (c != null) {

@@ -42,7 +42,7 @@ export function validateChatRequest(body: unknown): ValidationProblem | null {
     if (!isObject(m)) return problem(`messages[${i}]`, `'messages[${i}]' must be an object.`);
     const role = m.role;
     if (typeof role !== 'string' || !ROLES.has(role)) {
-      return problem(`messages[${i}].role`, `'messages[${i}].role' must be one of system, developer, user, assistant, tool.`);
+      return problem(`messages[${i}].role`, `'messages[${i}].role' must be one of system, developer, user, assistant, tool, function.`);
     }
     const content = m.content;
     if (content !== undefined && content !== null && typeof content !== 'string' && !Array.isArray(content)) {

@@ -78,7 +78,7 @@ export function traceToJson(r: TraceRecord): string {
   );
 }
 
-let isoSecond = -1;
+let isoSecond = Number.NaN;
 let isoPrefix = '';
 
 /** `new Date(ms).toISOString()`, reusing the formatted second: one Date per second, not per request. */
@@ -183,8 +183,9 @@ export class JsonlTraceSink implements TraceSink {
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    // Refuse writes from here on: one accepted during the flush would land after the descriptor closed.
     this.closed = true;
+    await this.flush();
     closeSync(this.fd);
   }
 }

@@ -9,6 +9,9 @@ export interface DeadlineItem {
   deadlineFired(): void;
 }
 
+/** deadlineAt of an item unlinked by a sweep and about to be told (deadlines are positive times). */
+const FIRING = -1;
+
 export class DeadlineList {
   private head: DeadlineItem | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -35,8 +38,10 @@ export class DeadlineList {
   }
 
   remove(item: DeadlineItem): void {
-    if (item.deadlineAt === 0) return;
+    const at = item.deadlineAt;
+    if (at === 0) return;
     item.deadlineAt = 0;
+    if (at === FIRING) return; // taken off the list by a sweep that has not told it yet: now it won't
     const p = item.dlPrev;
     const n = item.dlNext;
     if (p !== null) p.dlNext = n;
@@ -50,16 +55,34 @@ export class DeadlineList {
     }
   }
 
-  /** Fire every item whose deadline has passed (each is removed before it is told). */
+  /**
+   * Fire every item whose deadline has passed. Two phases, so a callback may remove any item (another
+   * expired one included, which then is not told): first the expired items are unlinked and chained
+   * through `dlNext` (in list order) with their deadline set to FIRING, then each still marked is told.
+   */
   sweep(now: number): void {
+    let chain: DeadlineItem | null = null;
+    let last: DeadlineItem | null = null;
     let item = this.head;
     while (item !== null) {
       const next = item.dlNext;
       if (item.deadlineAt <= now) {
         this.remove(item);
-        item.deadlineFired();
+        item.deadlineAt = FIRING;
+        if (last === null) chain = item;
+        else last.dlNext = item;
+        last = item;
       }
       item = next;
+    }
+    while (chain !== null) {
+      const c: DeadlineItem = chain;
+      chain = c.dlNext;
+      c.dlNext = null;
+      if (c.deadlineAt === FIRING) {
+        c.deadlineAt = 0;
+        c.deadlineFired();
+      }
     }
   }
 }

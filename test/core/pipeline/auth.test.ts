@@ -198,6 +198,11 @@ describe('keyMayUse', () => {
     expect(keyMayUse(k, r, 'xsupport.chat')).toBe(false);
   });
 
+  it('regression: a prefix.* key pattern does not match the bare prefix with its dot (crm.* vs "crm.")', () => {
+    const k = keyOf('sk-acme-limited');
+    expect(keyMayUse(k, routeOf('support.*'), 'support.')).toBe(false);
+  });
+
   it('checks tenant visibility before the key alias list', () => {
     // k-limited lists crm.summary.fast, but a route copy limited to globex refuses it.
     const globexOnly = { ...routeOf('crm.summary.fast'), tenants: new Set(['globex']) } as RouteContext;

@@ -25,6 +25,11 @@ describe('classifyLane', () => {
       expect(classifyLane('auto', req([user('hi')], { tools: [TOOL] }))).toBe('agentic');
     });
 
+    it('regression: a legacy function-role tool result is agentic too', () => {
+      const fn = { role: 'function', name: 'lookup', content: '{"ok":true}' } as unknown as ChatMessage;
+      expect(classifyLane('auto', req([user('hi'), fn]))).toBe('agentic');
+    });
+
     it('an empty or null tools list is not agentic', () => {
       expect(classifyLane('auto', req([user('hi')], { tools: [] }))).toBe('direct_small');
       expect(classifyLane('auto', req([user('hi')], { tools: null as unknown as undefined }))).toBe('direct_small');

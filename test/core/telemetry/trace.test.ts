@@ -299,6 +299,19 @@ describe('JsonlTraceSink', () => {
     expect(JSON.parse(lines[97]!).scenario_id).toBe('ünïcode 🎉 "quoted"\nnewline');
   });
 
+  it('regression: a record written while close() flushes is refused, never written to a closed descriptor', async () => {
+    const path = file();
+    const sink = new JsonlTraceSink(path, 20);
+    sink.write(realRecord(1));
+    const closing = sink.close();
+    sink.write(realRecord(2));
+    await closing;
+    await new Promise((r) => setTimeout(r, 60)); // past the sink's interval: no late flush may fire
+    const lines = readLines(path);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0]!).request_id).toBe(realRecord(1).request_id);
+  });
+
   it('fills and recycles a small buffer many times without losing or reordering lines', async () => {
     const path = file();
     const sink = new JsonlTraceSink(path, 10_000, 8 * 1024);
