@@ -18,8 +18,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function optionalNumber(body: Record<string, unknown>, name: string, min: number, max: number, integer: boolean): ValidationProblem | null {
-  const v = body[name];
+// Takes the value, not (body, name): a keyed load with a different name per call would go megamorphic.
+function optionalNumber(v: unknown, name: string, min: number, max: number, integer: boolean): ValidationProblem | null {
   if (v === undefined || v === null) return null;
   if (typeof v !== 'number' || !Number.isFinite(v)) return problem(name, `'${name}' must be a number.`);
   if (integer && !Number.isInteger(v)) return problem(name, `'${name}' must be an integer.`);
@@ -74,11 +74,11 @@ export function validateChatRequest(body: unknown): ValidationProblem | null {
       }
     }
   }
-  let p = optionalNumber(body, 'max_tokens', 1, 10_000_000, true);
-  if (p === null) p = optionalNumber(body, 'max_completion_tokens', 1, 10_000_000, true);
-  if (p === null) p = optionalNumber(body, 'temperature', 0, 2, false);
-  if (p === null) p = optionalNumber(body, 'top_p', 0, 1, false);
-  if (p === null) p = optionalNumber(body, 'n', 1, 128, true);
+  let p = optionalNumber(body.max_tokens, 'max_tokens', 1, 10_000_000, true);
+  if (p === null) p = optionalNumber(body.max_completion_tokens, 'max_completion_tokens', 1, 10_000_000, true);
+  if (p === null) p = optionalNumber(body.temperature, 'temperature', 0, 2, false);
+  if (p === null) p = optionalNumber(body.top_p, 'top_p', 0, 1, false);
+  if (p === null) p = optionalNumber(body.n, 'n', 1, 128, true);
   if (p !== null) return p;
   const metadata = body.metadata;
   if (metadata !== undefined && metadata !== null) {

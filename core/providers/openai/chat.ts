@@ -197,10 +197,21 @@ export class OpenAIChatTranslator implements Translator {
   buildBody(req: ChatCompletionRequest, providerModel: string): string {
     let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + JSON.stringify(req.messages);
     const r = req as unknown as Record<string, unknown>;
-    for (let i = 0; i < FORWARDED.length; i++) {
-      const k = FORWARDED[i]!;
-      const v = r[k];
-      if (v !== undefined) s += ',"' + k + '":' + JSON.stringify(v);
+    // Most requests carry no optional parameter: look for one before probing all of them by name
+    // (a keyed load per name would go megamorphic).
+    let optional = false;
+    for (const k in r) {
+      if (k !== 'model' && k !== 'messages' && k !== 'stream' && k !== 'stream_options' && k !== 'metadata') {
+        optional = true;
+        break;
+      }
+    }
+    if (optional) {
+      for (let i = 0; i < FORWARDED.length; i++) {
+        const k = FORWARDED[i]!;
+        const v = r[k];
+        if (v !== undefined) s += ',"' + k + '":' + JSON.stringify(v);
+      }
     }
     if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
     return s + '}';
