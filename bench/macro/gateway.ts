@@ -11,6 +11,8 @@
 //   (b) latency at concurrency 1: a sequential loop over one keep-alive undici connection, timed with
 //       process.hrtime.bigint() into an HDR histogram in ns, so µs-level differences resolve.
 // Targets alternate in short slices (ABC, BCA, CAB, ...) so machine noise lands on all of them alike.
+// During the throughput slices the CPU time (user + system, /proc) of the serving process and of the
+// simulator is summed, and reported per request: where a ratio moves, this says which process paid.
 //
 // Issue 2 targets: gateway rps >= 0.8 x proxy rps at 64 connections; at c=1 the gateway's added p50
 // (over direct) <= proxy's added p50 + 50 µs, and added p99 <= proxy's added p99 + 250 µs.
@@ -18,7 +20,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -331,6 +333,25 @@ interface Target {
   readonly c1Latency: Histogram;
   c1Failures: number;
   client: Client | null;
+  /** The process that serves this target (the simulator for `direct`), and the simulator's. */
+  pid: number | null;
+  simPid: number | null;
+  /** CPU time (user + system) of those processes during the recorded throughput slices, ms. */
+  cpuMs: number;
+  simCpuMs: number;
+}
+
+/** CPU time (utime + stime) of a process so far, ms, from /proc (Linux); null where unavailable. */
+function processCpuMs(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of stat (utime, stime), in clock ticks of 1/100 s on Linux.
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return null;
+  }
 }
 
 function newHistogram(): Histogram {
@@ -365,6 +386,10 @@ function makeTarget(name: TargetName, origin: string): Target {
     c1Latency: newHistogram(),
     c1Failures: 0,
     client: null,
+    pid: null,
+    simPid: null,
+    cpuMs: 0,
+    simCpuMs: 0,
   };
 }
 
@@ -424,8 +449,14 @@ function runAutocannon(t: Target, seconds: number, connections: number, record: 
 }
 
 async function throughputSlice(t: Target, seconds: number, opts: MacroOptions, record: boolean, active: Set<AutocannonInstance>): Promise<void> {
+  const cpu0 = processCpuMs(t.pid);
+  const sim0 = processCpuMs(t.simPid);
   const r = await runAutocannon(t, seconds, opts.connections, record, active);
   if (!record) return;
+  const cpu1 = processCpuMs(t.pid);
+  const sim1 = processCpuMs(t.simPid);
+  if (cpu0 !== null && cpu1 !== null) t.cpuMs += cpu1 - cpu0;
+  if (sim0 !== null && sim1 !== null) t.simCpuMs += sim1 - sim0;
   t.ok2xx += r['2xx'];
   t.seconds += r.duration;
   t.non2xx += r.non2xx;
@@ -475,6 +506,10 @@ export interface TargetResult {
   timeouts: number;
   c1_requests: number;
   c1_failures: number;
+  /** CPU µs per 2xx request of the serving process during the throughput phase (null: not measurable). */
+  cpu_us_per_req: number | null;
+  /** The simulator's CPU µs per request in the same slices. */
+  sim_cpu_us_per_req: number | null;
 }
 
 export interface MacroResult {
@@ -525,6 +560,8 @@ function summarize(t: Target): TargetResult {
     timeouts: t.timeouts,
     c1_requests: c1.totalCount,
     c1_failures: t.c1Failures,
+    cpu_us_per_req: t.pid !== null && t.ok2xx > 0 ? round1((t.cpuMs * 1000) / t.ok2xx) : null,
+    sim_cpu_us_per_req: t.simPid !== null && t.ok2xx > 0 ? round1((t.simCpuMs * 1000) / t.ok2xx) : null,
   };
 }
 
@@ -576,8 +613,8 @@ function pad(s: string, n: number, right = false): string {
 
 export function formatTable(r: MacroResult): string {
   const lines: string[] = [];
-  const cols = ['target', 'rps@' + r.settings.connections, 'p50 ms', 'p99 ms', 'c1 p50 µs', 'c1 p99 µs', 'added p50 µs', 'added p99 µs', 'failed'];
-  const widths = [8, 10, 8, 8, 10, 10, 13, 13, 7];
+  const cols = ['target', 'rps@' + r.settings.connections, 'p50 ms', 'p99 ms', 'c1 p50 µs', 'c1 p99 µs', 'added p50 µs', 'added p99 µs', 'failed', 'cpu µs/req', 'sim µs/req'];
+  const widths = [8, 10, 8, 8, 10, 10, 13, 13, 7, 10, 10];
   lines.push(cols.map((c, i) => pad(c, widths[i]!, i > 0)).join('  '));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   const d = r.direct;
@@ -596,6 +633,8 @@ export function formatTable(r: MacroResult): string {
       add50,
       add99,
       String(t.non2xx + t.errors + t.timeouts + t.c1_failures),
+      t.cpu_us_per_req === null ? '' : t.cpu_us_per_req.toFixed(1),
+      t.sim_cpu_us_per_req === null ? '' : t.sim_cpu_us_per_req.toFixed(1),
     ];
     lines.push(row.map((c, i) => pad(c, widths[i]!, i > 0)).join('  '));
   }
@@ -786,9 +825,13 @@ export async function runMacro(argv: string[]): Promise<number> {
       starts.push(startGateway(children, sim, opts.threads, workdir, opts.verbose).then((u) => void (origins.gateway = u)));
     }
     await Promise.all(starts);
+    const pidOf = (name: string): number | null => children.find((c) => c.name === name)?.proc.pid ?? null;
     for (const name of opts.targets) {
       progress(`${name} at ${origins[name]}`);
-      targets.push(makeTarget(name, origins[name]!));
+      const t = makeTarget(name, origins[name]!);
+      t.simPid = pidOf('simulator');
+      t.pid = name === 'direct' ? t.simPid : pidOf(name);
+      targets.push(t);
     }
     for (const t of targets) await probe(t);
     guard();
