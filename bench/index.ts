@@ -10,11 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
 
-export interface MicroCase {
-  name: string;
-  ops_per_s: number;
-  mean_ns: number;
-}
+import type { MicroResult as MicroCase } from './micro/harness.js';
 
 const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
 ${MACRO_USAGE}`;

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import { Bench } from 'tinybench';
+import { collect, printIfMain, type MicroResult } from './harness.js';
 import { compilePlan, validateConfig, type Plan } from '../../core/config/index.js';
 import { authenticate, keyMayUse, presentedKey } from '../../core/pipeline/auth.js';
 import { classifyLane } from '../../core/routing/lane.js';
@@ -13,11 +14,6 @@ import { pickMember } from '../../core/routing/pool.js';
 import { validateChatRequest } from '../../core/schema/openai-validate.js';
 import type { ChatCompletionRequest } from '../../core/schema/openai.js';
 
-export interface MicroResult {
-  name: string;
-  ops_per_s: number;
-  mean_ns: number;
-}
 
 const BATCH = 1000;
 const KEY = 'sk-acme-crm-0123456789abcdef0123456789abcdef';
@@ -168,19 +164,8 @@ export async function run(): Promise<MicroResult[]> {
   await bench.run();
   if (sink === 0.5) throw new Error('unreachable'); // keeps `sink` observable so calls are not dropped
 
-  const results: MicroResult[] = [];
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (!r || !('latency' in r)) continue;
-    const meanMs = r.latency.mean;
-    results.push({ name: task.name, ops_per_s: meanMs > 0 ? 1000 / meanMs : 0, mean_ns: meanMs * 1e6 });
-  }
+  const results = collect(bench);
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await run();
-  console.table(
-    rows.map((r) => ({ name: r.name, 'ops/s': Math.round(r.ops_per_s).toLocaleString('en-US'), 'mean ns': r.mean_ns.toFixed(1) })),
-  );
-}
+await printIfMain(import.meta.url, run);

@@ -4,13 +4,9 @@
 // Run directly: `node dist/bench/micro/alias-trie.bench.js` (after `npm run build`).
 
 import { Bench } from 'tinybench';
+import { collect, printIfMain, type MicroResult } from './harness.js';
 import { AliasTrie, type AliasEntry } from '../../core/routing/alias-trie.js';
 
-export interface MicroResult {
-  name: string;
-  ops_per_s: number;
-  mean_ns: number;
-}
 
 const BATCH = 1000;
 
@@ -65,20 +61,9 @@ export async function run(): Promise<MicroResult[]> {
   await bench.run();
   if (sink === 0.5) throw new Error('unreachable'); // keeps `sink` observable so lookups are not dropped
 
-  const results: MicroResult[] = [];
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (!r || !('latency' in r)) continue;
-    const meanMs = r.latency.mean;
-    results.push({ name: task.name, ops_per_s: meanMs > 0 ? 1000 / meanMs : 0, mean_ns: meanMs * 1e6 });
-  }
+  const results = collect(bench);
   results.push({ name: 'build 100k aliases (first, cold)', ops_per_s: 1000 / buildMs, mean_ns: buildMs * 1e6 });
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await run();
-  console.table(
-    rows.map((r) => ({ name: r.name, 'ops/s': Math.round(r.ops_per_s).toLocaleString('en-US'), 'mean ns': r.mean_ns.toFixed(1) })),
-  );
-}
+await printIfMain(import.meta.url, run);

@@ -5,15 +5,11 @@
 // Run directly: `node dist/bench/micro/translate.bench.js` (after `npm run build`).
 
 import { Bench } from 'tinybench';
+import { collect, printIfMain, type MicroResult } from './harness.js';
 import { OpenAIChatTranslator } from '../../core/providers/openai/chat.js';
 import { ResponseInfo } from '../../core/providers/translator.js';
 import type { ChatCompletionRequest } from '../../core/schema/openai.js';
 
-export interface MicroResult {
-  name: string;
-  ops_per_s: number;
-  mean_ns: number;
-}
 
 const BATCH = 100;
 const ALIAS = 'crm.summary.fast';
@@ -129,19 +125,8 @@ export async function run(): Promise<MicroResult[]> {
   await bench.run();
   if (sink === 0.5) throw new Error('unreachable'); // keeps `sink` observable so calls are not dropped
 
-  const results: MicroResult[] = [];
-  for (const task of bench.tasks) {
-    const r = task.result;
-    if (!r || !('latency' in r)) continue;
-    const meanMs = r.latency.mean;
-    results.push({ name: task.name, ops_per_s: meanMs > 0 ? 1000 / meanMs : 0, mean_ns: meanMs * 1e6 });
-  }
+  const results = collect(bench);
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = await run();
-  console.table(
-    rows.map((r) => ({ name: r.name, 'ops/s': Math.round(r.ops_per_s).toLocaleString('en-US'), 'mean ns': r.mean_ns.toFixed(1) })),
-  );
-}
+await printIfMain(import.meta.url, run);
