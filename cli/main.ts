@@ -10,14 +10,14 @@ usage:
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
   switchyard bench [micro|macro] [--json] [--duration S]
+  switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
 
-environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), PORT
+environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), SWITCHYARD_REDIS_URL, PORT
 `;
 
 const PLANNED: Record<string, string> = {
   replay: 'capacity replay (issue: bench suites and capacity replay)',
   usage: 'cost attribution from the ledger (issue: token accounting and the usage ledger)',
-  keys: 'key management (issue: tenants, quotas, rate limits and budgets)',
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -31,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       const { runSimulate } = await import('../simulators/cli.js');
       await runSimulate(rest);
       return 0;
+    }
+    case 'keys': {
+      const { runKeys } = await import('./keys.js');
+      return runKeys(rest);
     }
     case 'bench': {
       const { runBench } = await import('../bench/index.js');

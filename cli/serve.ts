@@ -8,9 +8,15 @@ import { join, resolve } from 'node:path';
 import {
   Gateway,
   JsonlTraceSink,
+  SharedLimitStore,
   compilePlan,
-  loadConfigFile,
+  createLimitStore,
+  limitFailureReporter,
+  loadConfigWithKeys,
+  reloadProblem,
   type Config,
+  type Plan,
+  type LimitStore,
   type TraceSink,
 } from '../core/index.js';
 import { startUwsServer } from '../transports/uws/server.js';
@@ -53,13 +59,32 @@ export function serveOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
 
 export class UsageError extends Error {}
 
-export async function loadValidConfig(path: string): Promise<Config> {
-  const result = await loadConfigFile(path);
-  if (!result.ok) {
-    const err = new UsageError(`invalid config ${path}:\n` + result.problems.map((p) => `  ${p}`).join('\n'));
-    throw err;
-  }
+/** The config file with the keys file (`keys create`) merged in; a UsageError listing every problem. */
+export function loadValidConfig(path: string, keysPath: string): Config {
+  const result = loadConfigWithKeys(path, keysPath);
+  if (!result.ok) throw new UsageError(`invalid config ${path}:\n` + result.problems.map((p) => `  ${p}`).join('\n'));
   return result.config;
+}
+
+/**
+ * SIGHUP: read the config and keys file again and swap the gateway's Plan (new and revoked keys, routes,
+ * prices). Refused, with the reason on stderr, when the new config is invalid or moves existing limits.
+ */
+export function reloadPlan(gateway: Gateway, configPath: string, keysPath: string, urls: ReadonlyMap<string, string>): void {
+  let next: Plan;
+  try {
+    next = compilePlan(loadValidConfig(configPath, keysPath), { providerBaseUrls: urls });
+  } catch (err) {
+    process.stderr.write(`switchyard: reload refused: ${(err as Error).message}\n`);
+    return;
+  }
+  const problem = reloadProblem(gateway.currentPlan.limits, next.limits, gateway.limits);
+  if (problem !== null) {
+    process.stderr.write(`switchyard: reload refused: ${problem}; restart to apply\n`);
+    return;
+  }
+  gateway.setPlan(next);
+  process.stderr.write(`switchyard: reloaded ${configPath}\n`);
 }
 
 /** Start an in-process simulator for each provider that declares `simulator:`; their URLs by provider name. */
@@ -80,7 +105,7 @@ export async function runServe(argv: string[]): Promise<number> {
   let config: Config;
   try {
     opts = serveOptionsFrom(argv);
-    config = await loadValidConfig(opts.configPath);
+    config = loadValidConfig(opts.configPath, join(opts.dataDir, 'keys.yaml'));
   } catch (err) {
     process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
     return 1;
@@ -89,9 +114,19 @@ export async function runServe(argv: string[]): Promise<number> {
   const closeSims = () => Promise.all(sims.map((s) => s.close()));
   const tracePath = join(opts.dataDir, 'traces.jsonl');
 
+  const plan = compilePlan(config, { providerBaseUrls: urls });
+  let limits: LimitStore | null;
+  try {
+    limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });
+  } catch (err) {
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+    await closeSims();
+    return 1;
+  }
+
   if (opts.threads === 1) {
     const traces: TraceSink = new JsonlTraceSink(tracePath);
-    const gateway = new Gateway({ plan: compilePlan(config, { providerBaseUrls: urls }), traces });
+    const gateway = new Gateway({ plan, traces, limits });
     let stopListening: () => void;
     let address: string;
     try {
@@ -110,26 +145,33 @@ export async function runServe(argv: string[]): Promise<number> {
       return 1;
     }
     process.stdout.write(`switchyard listening on ${address}\n`);
+    const onHup = () => reloadPlan(gateway, opts.configPath, join(opts.dataDir, 'keys.yaml'), urls);
+    process.on('SIGHUP', onHup);
     await waitForSignal();
+    process.off('SIGHUP', onHup);
     stopListening();
     const drained = await gateway.drain(opts.drainMs);
     if (!drained) await gateway.upstream.destroy();
     await traces.close();
     await gateway.upstream.close();
+    await limits?.close();
     await closeSims();
     // Single thread: no worker holds uWS handles, so exiting here is safe (idle keep-alive sockets would
     // otherwise hold the loop open until their timeout).
     process.exit(0);
   }
-  return serveThreads(opts, urls, closeSims, tracePath);
+  // Threads share a shared-memory store through its buffer; a Redis store is opened by each thread.
+  const sharedBuffer = limits instanceof SharedLimitStore ? limits.buffer : null;
+  if (!(limits instanceof SharedLimitStore)) await limits?.close();
+  return serveThreads(opts, urls, closeSims, tracePath, sharedBuffer);
 }
 
-async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string): Promise<number> {
+async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null): Promise<number> {
   const workerFile = fileURLToPath(new URL('../transports/uws/worker.js', import.meta.url));
   const workers: Worker[] = [];
   const start = (port: number): Promise<number> => {
     const w = new Worker(workerFile, {
-      workerData: { configPath: opts.configPath, providerBaseUrls: [...urls], host: opts.host, port, tracePath, drainMs: opts.drainMs },
+      workerData: { configPath: opts.configPath, keysPath: join(opts.dataDir, 'keys.yaml'), providerBaseUrls: [...urls], host: opts.host, port, tracePath, drainMs: opts.drainMs, sharedBuffer },
     });
     workers.push(w);
     return new Promise<number>((resolvePort, reject) => {
@@ -155,7 +197,12 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
     return 1;
   }
   process.stdout.write(`switchyard listening on http://${opts.host}:${port}\n`);
+  const onHup = () => {
+    for (const w of workers) w.postMessage({ type: 'reload' });
+  };
+  process.on('SIGHUP', onHup);
   await waitForSignal();
+  process.off('SIGHUP', onHup);
   // Each thread closes its listen socket, drains, flushes and ends on its own (ARCHITECTURE, uWS rule 9).
   const exits = workers.map((w) => new Promise((r) => w.once('exit', r)));
   for (const w of workers) w.postMessage({ type: 'stop' });

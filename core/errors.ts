@@ -29,6 +29,7 @@ export const ERRORS = Object.freeze({
   quota_exceeded: spec(429, 'rate_limit_error', 'rate_limit_error', 'info'),
   budget_exceeded: spec(429, 'rate_limit_error', 'rate_limit_error', 'info'),
   concurrency_limit_exceeded: spec(429, 'rate_limit_error', 'rate_limit_error', 'info'),
+  limits_unavailable: spec(503, 'api_error', 'overloaded_error', 'error'),
   upstream_rate_limited: spec(429, 'rate_limit_error', 'rate_limit_error', 'warn'),
   upstream_error: spec(502, 'api_error', 'api_error', 'warn'),
   upstream_bad_response: spec(502, 'api_error', 'api_error', 'warn'),

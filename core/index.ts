@@ -5,3 +5,7 @@ export { ERRORS, GatewayError, openAIErrorBody, anthropicErrorBody, type ErrorCo
 export { UpstreamClient } from './upstream/client.js';
 export { TraceRecord, JsonlTraceSink, MemoryTraceSink, NullTraceSink, type TraceSink } from './telemetry/trace.js';
 export * from './config/index.js';
+export { createLimitStore, limitFailureReporter, reloadProblem, type LimitStoreOptions } from './limits/factory.js';
+export { SharedLimitStore } from './limits/shared-store.js';
+export { RedisLimitStore } from './limits/redis-store.js';
+export { ReserveOutcome, type LimitStore, type LimitCell } from './limits/store.js';

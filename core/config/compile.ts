@@ -3,6 +3,7 @@
 // resolve (a config built by hand) throws a clear Error rather than producing a half-built Plan.
 
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
+import { CellAllocator } from '../limits/cells.js';
 import type { Config, RouteConfig } from './schema.js';
 import type {
   KeyRecord,
@@ -27,9 +28,11 @@ export interface CompileOptions {
 
 export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
   const env = opts.env ?? process.env;
+  const redisUrl = config.limits.redis_url ?? env.SWITCHYARD_REDIS_URL ?? null;
 
+  const cells = new CellAllocator();
   const tenants = new Map<string, TenantRecord>();
-  for (const t of config.tenants) tenants.set(t.id, Object.freeze({ id: t.id, name: t.name }));
+  for (const t of config.tenants) tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, limits: cells.limitSet('tenant', t.id, t.limits) }));
 
   const providers = new Map<string, ProviderContext>();
   for (const p of config.providers) {
@@ -141,6 +144,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
       }),
       requireScenario: r.require_scenario,
       tenants: r.tenants === undefined ? null : new Set(r.tenants),
+      limits: cells.routeQuota(r.alias, r.quota.requests_per_minute, r.quota.tokens_per_minute),
     });
   });
 
@@ -164,6 +168,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         sha256: Buffer.from(hex, 'hex'),
         aliases: k.aliases === undefined ? null : Object.freeze([...k.aliases]),
         revoked: k.revoked,
+        limits: cells.limitSet('key', k.id, k.limits),
       }),
     );
   }
@@ -177,6 +182,13 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     providers,
     pools,
     server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes }),
+    limits: Object.freeze({
+      cells: Object.freeze([...cells.cells]),
+      store: config.limits.store ?? (redisUrl !== null ? 'redis' : 'shared'),
+      redisUrl,
+      redisKeyPrefix: config.limits.redis_key_prefix,
+      failureMode: config.limits.failure_mode,
+    }),
     config,
   });
 }

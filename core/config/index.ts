@@ -47,3 +47,4 @@ export type {
   PoolKind,
   FallbackCondition,
 } from './plan.js';
+export { readKeysFile, mergeKeys, writeKeysFile, loadConfigWithKeys, type KeysFileResult } from './keys-file.js';

@@ -2,6 +2,8 @@
 // A config reload builds a new Plan and swaps one reference; nothing here is rebuilt per request.
 
 import type { AliasTrie } from '../routing/alias-trie.js';
+import type { Limit } from '../limits/cells.js';
+import type { LimitCell } from '../limits/store.js';
 import type { Config } from './schema.js';
 
 export type Lane = 'direct_small' | 'direct_large' | 'agentic' | 'auto';
@@ -89,6 +91,8 @@ export interface RouteContext {
   readonly requireScenario: boolean;
   /** Tenants that may use this route; null = every tenant. */
   readonly tenants: ReadonlySet<string> | null;
+  /** The route's quota as limit cells (requests and tokens per minute). */
+  readonly limits: readonly Limit[];
 }
 
 export interface KeyRecord {
@@ -100,11 +104,23 @@ export interface KeyRecord {
   /** Alias patterns this key may use (exact or `prefix.*`); null = every alias its tenant may use. */
   readonly aliases: readonly string[] | null;
   readonly revoked: boolean;
+  /** The key's own limits (empty when it states none). */
+  readonly limits: readonly Limit[];
 }
 
 export interface TenantRecord {
   readonly id: string;
   readonly name: string;
+  readonly limits: readonly Limit[];
+}
+
+export interface LimitSettings {
+  /** Every cell of this Plan, by slot (the shared store is sized by this). */
+  readonly cells: readonly LimitCell[];
+  readonly store: 'shared' | 'redis';
+  readonly redisUrl: string | null;
+  readonly redisKeyPrefix: string;
+  readonly failureMode: 'open' | 'closed';
 }
 
 export interface ServerSettings {
@@ -123,6 +139,7 @@ export interface Plan {
   readonly providers: ReadonlyMap<string, ProviderContext>;
   readonly pools: ReadonlyMap<string, PoolContext>;
   readonly server: ServerSettings;
+  readonly limits: LimitSettings;
   /** The validated config this plan was compiled from (scenarios, prompts, policies, limits are read from it by their modules' builders). */
   readonly config: Config;
 }

@@ -46,9 +46,19 @@ export const FALLBACK_CONDITIONS = ['timeout', '5xx', 'rate_limited', 'queue_tim
 
 // ---- tenants and keys ------------------------------------------------------------------------------
 
+/** Limits a tenant or a key may state; each is enforced before the provider is called. */
+export const LimitSetSchema = z.strictObject({
+  requests_per_minute: positiveInt.optional(),
+  tokens_per_minute: positiveInt.optional(),
+  concurrent_requests: positiveInt.optional(),
+  budget_usd_per_day: z.number().positive().optional(),
+  budget_usd_per_month: z.number().positive().optional(),
+});
+
 export const TenantSchema = z.strictObject({
   id: name,
   name: name,
+  limits: LimitSetSchema.optional(),
 });
 
 export const KeySchema = z.strictObject({
@@ -59,6 +69,7 @@ export const KeySchema = z.strictObject({
   /** Alias patterns this key may use; absent = every alias its tenant may use. */
   aliases: z.array(aliasPattern).optional(),
   revoked: z.boolean().default(false),
+  limits: LimitSetSchema.optional(),
 });
 
 // ---- providers -------------------------------------------------------------------------------------
@@ -197,11 +208,15 @@ export const PolicySchema = z.looseObject({
     .optional(),
 });
 
-export const LimitsSchema = z.looseObject({
-  /** Where limit state lives, e.g. `shared_memory` or `redis`. */
-  store: name.optional(),
-  /** What to do when the store is unreachable: admit (`open`) or refuse (`closed`). */
-  failure_mode: z.enum(['open', 'closed']).optional(),
+export const LimitsSchema = z.strictObject({
+  /** Where limit state lives: `shared` (this process's threads) or `redis` (many processes and hosts;
+   *  SWITCHYARD_REDIS_URL or `redis_url`). Default: redis when a Redis URL is set, else shared. */
+  store: z.enum(['shared', 'redis']).optional(),
+  redis_url: z.string().optional(),
+  /** Prefix of every Redis key (gateways sharing limits use the same one). */
+  redis_key_prefix: z.string().default('switchyard:'),
+  /** What to do when the store is unreachable: refuse with 503 (`closed`, default) or admit and count (`open`). */
+  failure_mode: z.enum(['open', 'closed']).default('closed'),
 });
 
 export const ServerSchema = z.strictObject({
@@ -219,7 +234,7 @@ export const ConfigSchema = z.strictObject({
   scenarios: z.array(ScenarioSchema).default([]),
   prompts: z.array(PromptSchema).default([]),
   policies: z.array(PolicySchema).default([]),
-  limits: LimitsSchema.default({}),
+  limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:' }),
   server: ServerSchema.default({ max_body_bytes: 1048576 }),
 });
 

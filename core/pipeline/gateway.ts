@@ -4,6 +4,7 @@
 // Transports call Gateway.handle(req, sink); everything else here is internal.
 
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { threadId } from 'node:worker_threads';
 import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, PoolMember, ProviderContext, RouteContext } from '../config/plan.js';
@@ -15,6 +16,8 @@ import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { UpstreamClient, classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
 import { DeadlineList, type DeadlineItem } from '../upstream/deadlines.js';
+import { ReserveOutcome, type LimitCell, type LimitStore } from '../limits/store.js';
+import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
 import { TraceRecord, isoTime, type TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
@@ -31,12 +34,21 @@ export interface GatewayOptions {
   plan: Plan;
   traces: TraceSink;
   upstream?: UpstreamClient;
+  /** Where limits are kept; null or absent: limits are not enforced (the Plan's cells are ignored). */
+  limits?: LimitStore | null;
+}
+
+/** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
+export interface Admission {
+  readonly limits: readonly Limit[];
+  readonly cells: readonly LimitCell[];
 }
 
 export class Gateway {
   private plan: Plan;
   readonly traces: TraceSink;
   readonly upstream: UpstreamClient;
+  readonly limits: LimitStore | null;
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
@@ -47,11 +59,14 @@ export class Gateway {
   private drainWaiters: Array<() => void> = [];
   /** Presented key → its record, for keys seen under the current Plan: skips a SHA-256 per request. */
   private keyCache = new Map<string, KeyRecord>();
+  /** Per key, per route index: the limits a request is admitted against, assembled once. */
+  private admissions = new WeakMap<KeyRecord, Array<Admission | undefined>>();
 
   constructor(opts: GatewayOptions) {
     this.plan = opts.plan;
     this.traces = opts.traces;
     this.upstream = opts.upstream ?? new UpstreamClient();
+    this.limits = opts.limits ?? null;
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
   }
@@ -60,6 +75,7 @@ export class Gateway {
   setPlan(plan: Plan): void {
     this.buildProviderHeaders(plan);
     this.keyCache = new Map();
+    this.admissions = new WeakMap();
     this.plan = plan;
   }
 
@@ -161,6 +177,21 @@ export class Gateway {
   /** @internal */ headersFor(provider: ProviderContext): Record<string, string> {
     return this.providerHeaders.get(provider.name)!;
   }
+  /** @internal */ admissionFor(plan: Plan, key: KeyRecord, route: RouteContext): Admission {
+    let perRoute = this.admissions.get(key);
+    if (perRoute === undefined) {
+      perRoute = [];
+      this.admissions.set(key, perRoute);
+    }
+    let a = perRoute[route.index];
+    if (a === undefined) {
+      const tenant = plan.tenants.get(key.tenant);
+      const limits = [...(tenant?.limits ?? []), ...key.limits, ...route.limits];
+      a = Object.freeze({ limits: Object.freeze(limits), cells: Object.freeze(limits.map((l) => l.cell)) });
+      perRoute[route.index] = a;
+    }
+    return a;
+  }
   /** @internal */ get chatTranslator(): Translator {
     return this.translator;
   }
@@ -240,12 +271,20 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
   private decoder: StreamTranslator | null = null;
   private paused = false;
   private dispatched = false;
+  private upstreamStarted = false;
   private deadlineHit = false;
   private clientGone = false;
   private responded = false;
   private settled = false;
   private attemptStart = 0;
   private retryAfter = '';
+  private key: KeyRecord | null = null;
+  private admission: Admission | null = null;
+  /** What was reserved per limit (null: nothing held); settled exactly once. */
+  private reserved: number[] | null = null;
+  private reservedTokens = 0;
+  private reservedMicroUsd = 0;
+  private limitHeaders: string[] | null = null;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
     this.gw = gw;
@@ -307,6 +346,7 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (presented === '') return this.fail('missing_api_key', 'Missing API key: send `Authorization: Bearer KEY` or `x-api-key: KEY`.');
     const key = this.gw.lookupKey(plan, presented);
     if (key === null) return this.fail('invalid_api_key', 'Invalid API key.');
+    this.key = key;
     trace.tenant = key.tenant;
     trace.key_id = key.id;
 
@@ -356,14 +396,108 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     trace.provider = member.provider.name;
     trace.model = member.model;
 
-    // 6. Call the provider; the answer arrives through the handler methods below.
+    // 6. Token budget of the route.
+    const budget = route.tokenBudget;
+    const promptTokens = estimatePromptTokens(body);
+    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
+      // The cheap bound says "maybe too long": count with the tokenizer before refusing.
+      const counted = countPromptTokens(body);
+      if (counted > budget.maxInputTokens) {
+        return this.fail('invalid_request', `The prompt has ${counted} tokens; route '${route.alias}' accepts at most ${budget.maxInputTokens}.`, 'messages');
+      }
+    }
+    const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
+    if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
+      return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
+    }
+
+    // 7. Admission: reserve on every limit of the tenant, the key and the route, before the call.
+    const store = this.gw.limits;
+    const admission = store === null ? null : this.gw.admissionFor(plan, key, route);
+    if (store === null || admission === null || admission.cells.length === 0) return this.dispatchUpstream();
+    this.admission = admission;
+    const outputTokens = asked > 0 ? asked : budget.maxOutputTokens;
+    this.reservedTokens = promptTokens + outputTokens;
+    this.reservedMicroUsd = usdToMicro(costUsd(member.price, promptTokens, 0, outputTokens));
+    const limits = admission.limits;
+    const costs = new Array<number>(limits.length);
+    for (let i = 0; i < limits.length; i++) costs[i] = this.unitCost(limits[i]!.unit);
+    this.reserved = costs;
+    const out = new ReserveOutcome();
+    const r = store.reserve(admission.cells, costs, Date.now(), out);
+    if (typeof r === 'boolean') return this.admitted(r, out);
+    // A remote store: the call goes on when it answers (settle waits for this path).
+    this.dispatched = true;
+    r.then(
+      (ok) => {
+        try {
+          this.admitted(ok, out);
+          if (!this.upstreamStarted) this.settle();
+        } catch (err) {
+          this.internalError(err);
+        }
+      },
+      (err: unknown) => this.internalError(err),
+    );
+  }
+
+  private unitCost(unit: Limit['unit']): number {
+    return unit === 'tokens' ? this.reservedTokens : unit === 'usd' ? this.reservedMicroUsd : 1;
+  }
+
+  /** After the store answered: call the provider, or refuse with 429 (503 when the store is down). */
+  private admitted(ok: boolean, out: ReserveOutcome): void {
+    if (ok) return this.dispatchUpstream();
+    this.reserved = null; // nothing is held after a refusal
+    if (out.refusedIndex < 0) {
+      return this.fail('limits_unavailable', 'Limits cannot be checked right now; retry shortly.');
+    }
+    const limit = this.admission!.limits[out.refusedIndex]!;
+    const retryS = Math.max(1, Math.ceil(out.retryAfterMs / 1000));
+    this.retryAfter = String(retryS);
+    const h: string[] = [];
+    if (limit.unit === 'requests') h.push('x-ratelimit-limit-requests', String(limit.cell.capacity), 'x-ratelimit-remaining-requests', String(out.remaining));
+    else if (limit.unit === 'tokens') h.push('x-ratelimit-limit-tokens', String(limit.cell.capacity), 'x-ratelimit-remaining-tokens', String(out.remaining));
+    this.limitHeaders = h;
+    const what =
+      limit.unit === 'requests' ? `${limit.cell.capacity} requests per minute`
+      : limit.unit === 'tokens' ? `${limit.cell.capacity} tokens per minute`
+      : limit.unit === 'concurrency' ? `${limit.cell.capacity} concurrent requests`
+      : `a budget of $${(limit.cell.capacity / 1e6).toFixed(2)} per ${limit.cell.period}`;
+    this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.route!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
+  }
+
+  /** Call the provider; the answer arrives through the handler methods below. */
+  private dispatchUpstream(): void {
+    const member = this.member!;
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
-    const upstreamBody = translator.buildBody(body, member.model);
+    const upstreamBody = translator.buildBody(this.body!, member.model);
+    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
     this.attemptStart = performance.now();
     this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
     this.dispatched = true;
+    this.upstreamStarted = true;
     this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+  }
+
+  /** Give back what admission held, against what the request really used. Runs once, from settle. */
+  private settleLimits(): void {
+    const costs = this.reserved;
+    const store = this.gw.limits;
+    if (costs === null || store === null) return;
+    this.reserved = null;
+    const trace = this.trace;
+    const usedTokens = trace.input_tokens + trace.output_tokens;
+    const usedMicroUsd = Math.round(trace.cost_usd * 1e6);
+    const limits = this.admission!.limits;
+    for (let i = 0; i < limits.length; i++) {
+      const unit = limits[i]!.unit;
+      // A request stays counted; tokens and spend are reconciled with usage; concurrency is released.
+      costs[i] = unit === 'requests' ? 0 : unit === 'tokens' ? this.reservedTokens - usedTokens : unit === 'usd' ? this.reservedMicroUsd - usedMicroUsd : 1;
+    }
+    const r = store.release(this.admission!.cells, costs, Date.now());
+    if (r !== undefined) r.catch(noop);
   }
 
   // --- undici handler: the upstream answer ---
@@ -617,6 +751,7 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (this.route !== null && trace.route_lane !== '') {
       const h = this.routedHeaders(JSON_TYPE, false);
       if (this.retryAfter !== '') h.push('retry-after', this.retryAfter);
+      if (this.limitHeaders !== null) for (const x of this.limitHeaders) h.push(x);
       headers = h;
     } else {
       headers = ['content-type', JSON_TYPE, 'x-request-id', trace.request_id];
@@ -641,12 +776,49 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
     trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
+    this.settleLimits();
     this.gw.traces.write(trace);
     this.gw.leave();
   }
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+
+function noop(): void {}
+
+/**
+ * Prompt tokens, estimated before the call to reserve against token limits: an upper bound rather than
+ * a guess (UTF-8 bytes ÷ 3, plus 4 per message and 3 for the reply's priming), so a token quota is not
+ * exceeded by under-estimates; settlement refunds the difference from the provider's usage.
+ */
+function estimatePromptTokens(body: ChatCompletionRequest): number {
+  const messages = body.messages;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const c = messages[i]!.content;
+    if (typeof c === 'string') bytes += Buffer.byteLength(c);
+    else if (c != null) bytes += Buffer.byteLength(JSON.stringify(c));
+    const tc = messages[i]!.tool_calls;
+    if (tc != null) bytes += Buffer.byteLength(JSON.stringify(tc));
+  }
+  if (body.tools != null) bytes += Buffer.byteLength(JSON.stringify(body.tools));
+  return Math.ceil(bytes / 3) + 4 * messages.length + 3;
+}
+
+let tokenizer: { countTokens(text: string): number } | null = null;
+
+/** Prompt tokens counted with the o200k tokenizer (loaded on first use: ~250 ms once), plus message overhead. */
+function countPromptTokens(body: ChatCompletionRequest): number {
+  if (tokenizer === null) tokenizer = createRequire(import.meta.url)('gpt-tokenizer') as { countTokens(text: string): number };
+  const messages = body.messages;
+  let n = 3;
+  for (let i = 0; i < messages.length; i++) {
+    const c = messages[i]!.content;
+    n += 4 + (typeof c === 'string' ? tokenizer.countTokens(c) : c != null ? tokenizer.countTokens(JSON.stringify(c)) : 0);
+  }
+  if (body.tools != null) n += tokenizer.countTokens(JSON.stringify(body.tools));
+  return n;
+}
 
 function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;

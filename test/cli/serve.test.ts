@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent } from 'undici';
+import { createHash } from 'node:crypto';
 import { DEMO_KEY, testConfigYaml } from '../helpers/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
@@ -104,5 +105,64 @@ describe('switchyard serve', () => {
     expect(existsSync(join(dir, 'traces.jsonl'))).toBe(true);
     const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).request_id).sort()).toEqual([...ids].sort());
+  });
+});
+
+describe('switchyard serve: limits across threads, keys and reload', () => {
+  it('--threads 2 share one limit store: 400 requests from 8 clients against 100 per minute admit exactly 100', async () => {
+    const { dir } = workdir();
+    const config = join(dir, 'limited.yaml');
+    writeFileSync(config, testConfigYaml({ keyLimits: '{ requests_per_minute: 100 }' }));
+    const s = serve(['--config', config, '--port', '0', '--threads', '2'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    const url = await s.listening;
+    // Short-lived agents so both threads get connections.
+    const agents = Array.from({ length: 8 }, () => new Agent({ connections: 50 }));
+    const answers = await Promise.all(Array.from({ length: 400 }, (_, i) => chat(url, agents[i % 8]!)));
+    await Promise.all(agents.map((a) => a.close()));
+    expect(answers.filter((a) => a.status === 200)).toHaveLength(100);
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(300);
+    expect(new Set(answers.map((a) => a.id.slice(0, a.id.lastIndexOf('_')))).size).toBe(2);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
+  });
+
+  it('keys create prints a key once and stores its hash; SIGHUP makes it work; revoke + SIGHUP refuses it', async () => {
+    const { dir, config } = workdir();
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const c = spawn(process.execPath, [MAIN, 'keys', ...args], { env: { ...process.env, SWITCHYARD_DATA_DIR: dir, SWITCHYARD_CONFIG: config }, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        c.stdout!.on('data', (d) => (out += d));
+        c.stderr!.on('data', (d) => (err += d));
+        c.once('exit', (code) => resolve({ code, out, err }));
+      });
+    expect((await run(['create', '--tenant', 'nope'])).code).toBe(2);
+    const created = await run(['create', '--tenant', 'demo', '--owner', 'team-new', '--id', 'k-new']);
+    expect(created.code).toBe(0);
+    const secret = created.out.trim();
+    expect(secret).toMatch(/^sk-sy-[A-Za-z0-9_-]{32}$/);
+    const stored = readFileSync(join(dir, 'keys.yaml'), 'utf8');
+    expect(stored).not.toContain(secret);
+    expect(stored).toContain(createHash('sha256').update(secret).digest('hex'));
+
+    const s = serve(['--config', config, '--port', '0'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    const url = await s.listening;
+    const ask = async () => {
+      const r = await request(url + '/v1/models', { headers: { authorization: `Bearer ${secret}` } });
+      await r.body.text();
+      return r.statusCode;
+    };
+    expect(await ask()).toBe(200); // created before the start: loaded at boot
+    expect((await run(['revoke', 'k-new'])).code).toBe(0);
+    expect(await ask()).toBe(200); // not yet reloaded
+    s.child.kill('SIGHUP');
+    const deadline = Date.now() + 5000;
+    while ((await ask()) !== 401 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await ask()).toBe(401);
+    const listed = await run(['list', '--json']);
+    expect(JSON.parse(listed.out)).toEqual([{ id: 'k-new', tenant: 'demo', owner: 'team-new', revoked: true }]);
+    s.child.kill('SIGTERM');
+    expect(await s.exit).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // A gateway + simulator stack on loopback for tests: the config is YAML text (as users write it),
 // its `simulator:` providers are started the way `switchyard serve` starts them.
-import { parseConfigText, compilePlan, Gateway, MemoryTraceSink, type Config } from '../../core/index.js';
+import { parseConfigText, compilePlan, createLimitStore, Gateway, MemoryTraceSink, type Config, type LimitStore, type Plan } from '../../core/index.js';
 import { startUwsServer } from '../../transports/uws/server.js';
 import { startNodeHttpServer } from '../../transports/node-http/server.js';
 import { startConfiguredSimulators } from '../../cli/serve.js';
@@ -15,13 +15,15 @@ export type TransportName = 'uws' | 'node';
 export interface Stack {
   url: string;
   gateway: Gateway;
+  plan: Plan;
+  limits: LimitStore | null;
   sim: MaasSimulator;
   traces: MemoryTraceSink;
   config: Config;
   close(): Promise<void>;
 }
 
-function route(alias: string, pool: string, extra = ''): string {
+function route(alias: string, pool: string, extra = '', quota = '{ requests_per_minute: 600, tokens_per_minute: 200000 }', tokenBudget = '{ max_input_tokens: 8000, max_output_tokens: 512 }'): string {
   return `
   - alias: ${alias}
     use_case: test route ${alias}
@@ -38,21 +40,37 @@ function route(alias: string, pool: string, extra = ''): string {
     queue_priority: 1
     latency_class: interactive
     allowed_providers: [sim]
-    quota: { requests_per_minute: 600, tokens_per_minute: 200000 }
-    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    quota: ${quota}
+    token_budget: ${tokenBudget}
     safety_policy: null
     trace_fields: [scenario_id, owner]
     prompt: null${extra}`;
 }
 
-export function testConfigYaml(opts: { simulator?: string; timeoutMs?: number; maxBodyBytes?: number } = {}): string {
+export interface TestConfigOptions {
+  simulator?: string;
+  timeoutMs?: number;
+  maxBodyBytes?: number;
+  /** YAML flow maps, e.g. `{ requests_per_minute: 100 }`. */
+  tenantLimits?: string;
+  keyLimits?: string;
+  /** The demo.chat route's quota (default 600 rpm, 200000 tpm) and token budget. */
+  quota?: string;
+  tokenBudget?: string;
+  /** Prices of the simulated model (USD per million tokens). */
+  prices?: { input: number; output: number };
+  /** The limits section, e.g. `{ store: redis, redis_url: ..., redis_key_prefix: ... }`. */
+  limits?: string;
+}
+
+export function testConfigYaml(opts: TestConfigOptions = {}): string {
   return `
 server: { max_body_bytes: ${opts.maxBodyBytes ?? 65536} }
 tenants:
-  - { id: demo, name: Demo }
+  - { id: demo, name: Demo${opts.tenantLimits ? `, limits: ${opts.tenantLimits}` : ''} }
   - { id: other, name: Other }
 keys:
-  - { id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256} }
+  - { id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256}${opts.keyLimits ? `, limits: ${opts.keyLimits}` : ''} }
   - { id: k-other, tenant: other, owner: team-other, key_sha256: ${sha256Hex(OTHER_KEY)} }
 providers:
   - name: sim
@@ -61,12 +79,13 @@ providers:
     timeout_ms: ${opts.timeoutMs ?? 2000}
     simulator: ${opts.simulator ?? '{ seed: 7 }'}
     models:
-      - { name: gpt-4o-mini, input_usd_per_mtok: 0.15, cached_input_usd_per_mtok: 0.075, output_usd_per_mtok: 0.6 }
+      - { name: gpt-4o-mini, input_usd_per_mtok: ${opts.prices?.input ?? 0.15}, cached_input_usd_per_mtok: ${(opts.prices?.input ?? 0.15) / 2}, output_usd_per_mtok: ${opts.prices?.output ?? 0.6} }
 pools:
   - id: maas-sim
     kind: maas
     members: [{ provider: sim, model: gpt-4o-mini }]
-routes:${route('demo.chat', 'maas-sim')}${route('team.*', 'maas-sim')}${route('demo.strict', 'maas-sim', '\n    require_scenario: true')}${route('other.only', 'maas-sim', '\n    tenants: [other]')}
+limits: ${opts.limits ?? '{ failure_mode: closed }'}
+routes:${route('demo.chat', 'maas-sim', '', opts.quota, opts.tokenBudget)}${route('team.*', 'maas-sim')}${route('demo.strict', 'maas-sim', '\n    require_scenario: true')}${route('other.only', 'maas-sim', '\n    tenants: [other]')}
 `;
 }
 
@@ -84,7 +103,8 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
   const { urls, sims } = await startConfiguredSimulators(config, '127.0.0.1');
   const traces = new MemoryTraceSink();
   const plan = compilePlan(config, { providerBaseUrls: urls, env: { SWITCHYARD_TEST_PROVIDER_KEY: PROVIDER_KEY } });
-  const gateway = new Gateway({ plan, traces });
+  const limits = createLimitStore(plan.limits);
+  const gateway = new Gateway({ plan, traces, limits });
   let url: string;
   let stop: () => Promise<void> | void;
   if (transport === 'uws') {
@@ -99,12 +119,15 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
   return {
     url,
     gateway,
+    plan,
+    limits,
     sim: sims[0]!,
     traces,
     config,
     async close() {
       await stop();
       await gateway.upstream.destroy();
+      await limits?.close();
       await Promise.all(sims.map((s) => s.close()));
     },
   };

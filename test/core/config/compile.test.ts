@@ -109,7 +109,8 @@ describe('compilePlan on fixtures/config/reference.yaml', () => {
     expect(key.sha256.toString('hex')).toBe(hex);
     expect(key.aliases).toBeNull();
     expect(key.revoked).toBe(false);
-    expect(plan.tenants.get('demo')).toEqual({ id: 'demo', name: 'Demo' });
+    expect(plan.tenants.get('demo')).toEqual({ id: 'demo', name: 'Demo', limits: [] });
+    expect(key.limits).toEqual([]);
   });
 
   it('freezes the plan and its contexts', () => {
@@ -230,5 +231,35 @@ describe('compilePlan options and edge cases', () => {
     const cfg = configOf();
     const broken = { ...cfg, routes: [{ ...cfg.routes[0]!, pool_id: 'nope' }] };
     expect(() => compilePlan(broken, { providerBaseUrls: SIM_URL })).toThrow(/route "demo.chat.fast": unknown pool "nope"/);
+  });
+});
+
+describe('compilePlan: limits', () => {
+  it('gives every tenant, key and route limit its own dense slot, with its unit and error code', () => {
+    const parsed = parseConfigText(
+      DEFAULT_TEXT.replace('  - { id: demo, name: Demo }', '  - { id: demo, name: Demo, limits: { requests_per_minute: 100, budget_usd_per_day: 5 } }').replace(
+        '    owner: team-demo\n',
+        '    owner: team-demo\n    limits: { tokens_per_minute: 1000, concurrent_requests: 4, budget_usd_per_month: 0.01 }\n',
+      ),
+      'reference.yaml',
+    );
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    const plan = compilePlan(parsed.config, { providerBaseUrls: new Map([['sim-openai', 'http://127.0.0.1:9/v1']]) });
+    const tenant = plan.tenants.get('demo')!;
+    expect(tenant.limits.map((l) => [l.limitName, l.unit, l.code, l.cell.kind, l.cell.capacity])).toEqual([
+      ['rpm', 'requests', 'rate_limit_exceeded', 'rate', 100],
+      ['budget_day', 'usd', 'budget_exceeded', 'budget', 5_000_000],
+    ]);
+    const key = [...plan.keysByHash.values()][0]!;
+    expect(key.limits.map((l) => [l.limitName, l.cell.kind, l.cell.capacity, l.cell.period])).toEqual([
+      ['tpm', 'rate', 1000, null],
+      ['concurrency', 'concurrency', 4, null],
+      ['budget_month', 'budget', 10_000, 'month'],
+    ]);
+    for (const r of plan.routes) expect(r.limits.map((l) => l.limitName)).toEqual(['rpm', 'tpm']);
+    const slots = plan.limits.cells.map((c) => c.slot);
+    expect(slots).toEqual(slots.map((_, i) => i));
+    expect(plan.limits.cells).toHaveLength(2 + 3 + 2 * plan.routes.length);
+    expect(plan.limits).toMatchObject({ store: 'shared', redisUrl: null, failureMode: 'closed', redisKeyPrefix: 'switchyard:' });
   });
 });
