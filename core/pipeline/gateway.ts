@@ -4,7 +4,6 @@
 // Transports call Gateway.handle(req, sink); everything else here is internal.
 
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { threadId } from 'node:worker_threads';
 import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, PoolMember, ProviderContext, RouteContext } from '../config/plan.js';
@@ -19,6 +18,7 @@ import { DeadlineList, type DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome, type LimitCell, type LimitStore } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
+import { TokenCounter } from '../accounting/tokens.js';
 import { TraceRecord, isoTime, type TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
@@ -36,6 +36,8 @@ export interface GatewayOptions {
   upstream?: UpstreamClient;
   /** Where limits are kept; null or absent: limits are not enforced (the Plan's cells are ignored). */
   limits?: LimitStore | null;
+  /** Token counting for input budgets (inline when short, piscina workers when long). */
+  tokens?: TokenCounter;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -49,6 +51,7 @@ export class Gateway {
   readonly traces: TraceSink;
   readonly upstream: UpstreamClient;
   readonly limits: LimitStore | null;
+  readonly tokens: TokenCounter;
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
@@ -67,6 +70,7 @@ export class Gateway {
     this.traces = opts.traces;
     this.upstream = opts.upstream ?? new UpstreamClient();
     this.limits = opts.limits ?? null;
+    this.tokens = opts.tokens ?? new TokenCounter();
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
   }
@@ -399,39 +403,39 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     // 6. Token budget of the route.
     const budget = route.tokenBudget;
     const promptTokens = estimatePromptTokens(body);
-    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
-      // The cheap bound says "maybe too long": count with the tokenizer before refusing.
-      const counted = countPromptTokens(body);
-      if (counted > budget.maxInputTokens) {
-        return this.fail('invalid_request', `The prompt has ${counted} tokens; route '${route.alias}' accepts at most ${budget.maxInputTokens}.`, 'messages');
-      }
-    }
     const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
     if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
       return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
     }
+    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
+      // The cheap bound says "maybe too long": count with the tokenizer (in a worker when long) before refusing.
+      const texts = promptTexts(body);
+      const counted = this.gw.tokens.count(texts.texts, texts.chars);
+      if (typeof counted === 'number') {
+        if (!this.withinInputBudget(counted + texts.overhead)) return;
+      } else {
+        return this.later(counted, (n) => {
+          if (this.withinInputBudget(n + texts.overhead)) this.reserve(promptTokens, asked);
+        });
+      }
+    }
+    this.reserve(promptTokens, asked);
+  }
 
-    // 7. Admission: reserve on every limit of the tenant, the key and the route, before the call.
-    const store = this.gw.limits;
-    const admission = store === null ? null : this.gw.admissionFor(plan, key, route);
-    if (store === null || admission === null || admission.cells.length === 0) return this.dispatchUpstream();
-    this.admission = admission;
-    const outputTokens = asked > 0 ? asked : budget.maxOutputTokens;
-    this.reservedTokens = promptTokens + outputTokens;
-    this.reservedMicroUsd = usdToMicro(costUsd(member.price, promptTokens, 0, outputTokens));
-    const limits = admission.limits;
-    const costs = new Array<number>(limits.length);
-    for (let i = 0; i < limits.length; i++) costs[i] = this.unitCost(limits[i]!.unit);
-    this.reserved = costs;
-    const out = new ReserveOutcome();
-    const r = store.reserve(admission.cells, costs, Date.now(), out);
-    if (typeof r === 'boolean') return this.admitted(r, out);
-    // A remote store: the call goes on when it answers (settle waits for this path).
-    this.dispatched = true;
-    r.then(
-      (ok) => {
+  private withinInputBudget(tokens: number): boolean {
+    const route = this.route!;
+    if (tokens <= route.tokenBudget.maxInputTokens) return true;
+    this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
+    return false;
+  }
+
+  /** Go on when `p` resolves (a worker, a remote store); settles if nothing was sent upstream by then. */
+  private later<T>(p: Promise<T>, then: (value: T) => void): void {
+    this.dispatched = true; // start() must not settle: this path does
+    p.then(
+      (v) => {
         try {
-          this.admitted(ok, out);
+          then(v);
           if (!this.upstreamStarted) this.settle();
         } catch (err) {
           this.internalError(err);
@@ -439,6 +443,26 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
       },
       (err: unknown) => this.internalError(err),
     );
+  }
+
+  /** 7. Admission: reserve on every limit of the tenant, the key and the route, before the call. */
+  private reserve(promptTokens: number, asked: number): void {
+    const store = this.gw.limits;
+    const route = this.route!;
+    const admission = store === null ? null : this.gw.admissionFor(this.plan, this.key!, route);
+    if (store === null || admission === null || admission.cells.length === 0) return this.dispatchUpstream();
+    this.admission = admission;
+    const outputTokens = asked > 0 ? asked : route.tokenBudget.maxOutputTokens;
+    this.reservedTokens = promptTokens + outputTokens;
+    this.reservedMicroUsd = usdToMicro(costUsd(this.member!.price, promptTokens, 0, outputTokens));
+    const limits = admission.limits;
+    const costs = new Array<number>(limits.length);
+    for (let i = 0; i < limits.length; i++) costs[i] = this.unitCost(limits[i]!.unit);
+    this.reserved = costs;
+    const out = new ReserveOutcome();
+    const r = store.reserve(admission.cells, costs, Date.now(), out);
+    if (typeof r === 'boolean') return this.admitted(r, out);
+    this.later(r, (ok) => this.admitted(ok, out));
   }
 
   private unitCost(unit: Limit['unit']): number {
@@ -805,19 +829,23 @@ function estimatePromptTokens(body: ChatCompletionRequest): number {
   return Math.ceil(bytes / 3) + 4 * messages.length + 3;
 }
 
-let tokenizer: { countTokens(text: string): number } | null = null;
-
-/** Prompt tokens counted with the o200k tokenizer (loaded on first use: ~250 ms once), plus message overhead. */
-function countPromptTokens(body: ChatCompletionRequest): number {
-  if (tokenizer === null) tokenizer = createRequire(import.meta.url)('gpt-tokenizer') as { countTokens(text: string): number };
+/** The prompt's texts for the tokenizer, their length, and the per-message overhead (4 each, 3 for the reply). */
+function promptTexts(body: ChatCompletionRequest): { texts: string[]; chars: number; overhead: number } {
+  const texts: string[] = [];
+  let chars = 0;
   const messages = body.messages;
-  let n = 3;
   for (let i = 0; i < messages.length; i++) {
     const c = messages[i]!.content;
-    n += 4 + (typeof c === 'string' ? tokenizer.countTokens(c) : c != null ? tokenizer.countTokens(JSON.stringify(c)) : 0);
+    const t = typeof c === 'string' ? c : c != null ? JSON.stringify(c) : '';
+    texts.push(t);
+    chars += t.length;
   }
-  if (body.tools != null) n += tokenizer.countTokens(JSON.stringify(body.tools));
-  return n;
+  if (body.tools != null) {
+    const t = JSON.stringify(body.tools);
+    texts.push(t);
+    chars += t.length;
+  }
+  return { texts, chars, overhead: 3 + 4 * messages.length };
 }
 
 function round3(ms: number): number {

@@ -113,6 +113,19 @@ describe('limits through the gateway (shared-memory store)', () => {
     await agent.close();
   });
 
+  it('counts a long prompt in a worker thread before refusing it: under budget passes, over budget is refused', async () => {
+    const s = await stack({ keyLimits: '{ requests_per_minute: 100 }', tokenBudget: '{ max_input_tokens: 1000, max_output_tokens: 64 }' });
+    const agent = new Agent();
+    // ~3,600 characters: the byte bound (1,207) says maybe too long; the tokenizer says ~600.
+    const fits = await chat(s, agent, { messages: [{ role: 'user', content: 'hello world '.repeat(300) }] });
+    expect(fits.status).toBe(200);
+    const over = await chat(s, agent, { messages: [{ role: 'user', content: 'hello world '.repeat(600) }] });
+    expect(over.status).toBe(400);
+    expect(over.code).toBe('invalid_request');
+    expect(s.sim.stats.requests).toBe(1);
+    await agent.close();
+  });
+
   it('1,000 mixed requests leave every counter consistent with what happened', async () => {
     const s = await stack({
       keyLimits: '{ concurrent_requests: 200, budget_usd_per_day: 100 }',

@@ -22,13 +22,14 @@ const PREFIX = `switchyard-test:${randomBytes(6).toString('hex')}:`;
 
 async function redisReachable(url: string): Promise<string | null> {
   const r = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  r.on('error', () => {});
+  let cause: Error | null = null;
+  r.on('error', (err: Error) => (cause ??= err));
   try {
     await r.connect();
     await r.ping();
     return null;
   } catch (err) {
-    return (err as Error).message;
+    return (cause ?? (err as Error)).message;
   } finally {
     r.disconnect();
   }
@@ -44,6 +45,7 @@ if (unreachable !== null) {
       });
     });
   } else {
+    process.stderr.write(`redis-store.test: Redis tests skipped, Redis not reachable at ${REDIS_URL} (${unreachable})\n`);
     describe.skip(`RedisLimitStore: skipped, Redis not reachable at ${REDIS_URL} (${unreachable})`, () => {
       it('needs Redis', () => {});
     });

