@@ -115,6 +115,11 @@ export async function runServe(argv: string[]): Promise<number> {
   const tracePath = join(opts.dataDir, 'traces.jsonl');
 
   const plan = compilePlan(config, { providerBaseUrls: urls });
+  for (const p of config.providers) {
+    if (p.api_key_env !== undefined && !process.env[p.api_key_env]) {
+      process.stderr.write(`switchyard serve: warning: provider ${p.name}: ${p.api_key_env} is not set; calls go without a key\n`);
+    }
+  }
   let limits: LimitStore | null;
   try {
     limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });

@@ -187,6 +187,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
       store: config.limits.store ?? (redisUrl !== null ? 'redis' : 'shared'),
       redisUrl,
       redisKeyPrefix: config.limits.redis_key_prefix,
+      redisTimeoutMs: config.limits.redis_timeout_ms,
       failureMode: config.limits.failure_mode,
     }),
     config,

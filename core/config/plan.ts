@@ -120,6 +120,7 @@ export interface LimitSettings {
   readonly store: 'shared' | 'redis';
   readonly redisUrl: string | null;
   readonly redisKeyPrefix: string;
+  readonly redisTimeoutMs: number;
   readonly failureMode: 'open' | 'closed';
 }
 

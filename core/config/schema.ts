@@ -215,6 +215,8 @@ export const LimitsSchema = z.strictObject({
   redis_url: z.string().optional(),
   /** Prefix of every Redis key (gateways sharing limits use the same one). */
   redis_key_prefix: z.string().default('switchyard:'),
+  /** How long a Redis call may take before the failure mode decides, ms. */
+  redis_timeout_ms: positiveInt.default(250),
   /** What to do when the store is unreachable: refuse with 503 (`closed`, default) or admit and count (`open`). */
   failure_mode: z.enum(['open', 'closed']).default('closed'),
 });
@@ -234,7 +236,7 @@ export const ConfigSchema = z.strictObject({
   scenarios: z.array(ScenarioSchema).default([]),
   prompts: z.array(PromptSchema).default([]),
   policies: z.array(PolicySchema).default([]),
-  limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:' }),
+  limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
   server: ServerSchema.default({ max_body_bytes: 1048576 }),
 });
 

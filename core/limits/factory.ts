@@ -16,7 +16,13 @@ export function createLimitStore(settings: LimitSettings, opts: LimitStoreOption
   if (settings.cells.length === 0) return null;
   if (settings.store === 'redis') {
     if (settings.redisUrl === null) throw new Error('limits.store is redis but no Redis URL is set (limits.redis_url or SWITCHYARD_REDIS_URL)');
-    return new RedisLimitStore({ url: settings.redisUrl, keyPrefix: settings.redisKeyPrefix, failureMode: settings.failureMode, onFailure: opts.onFailure });
+    return new RedisLimitStore({
+      url: settings.redisUrl,
+      keyPrefix: settings.redisKeyPrefix,
+      failureMode: settings.failureMode,
+      commandTimeoutMs: settings.redisTimeoutMs,
+      onFailure: opts.onFailure,
+    });
   }
   // Spare cells let a reload add keys or tenants with limits without a new buffer.
   return opts.sharedBuffer != null ? SharedLimitStore.attach(opts.sharedBuffer) : SharedLimitStore.create(settings.cells.length + SPARE_CELLS);

@@ -15,7 +15,7 @@
 //
 // Failure (Redis unreachable, or no answer within commandTimeoutMs): the failure mode decides.
 //   closed  reserve resolves false with refusedIndex = REFUSED_UNAVAILABLE (-2): "store unavailable",
-//           the pipeline answers 503, not 429.
+//           the pipeline answers 503, not 429 (retryAfterMs 1000, a hint).
 //   open    reserve resolves true with refusedIndex = REFUSED_UNAVAILABLE too: admitted unchecked,
 //           nothing was reserved, so the caller must not release it. Counted in failOpenCount.
 // Both call onFailure, at most once a second. A reserve whose answer comes after its timeout and turns
@@ -328,7 +328,6 @@ export class RedisLimitStore implements LimitStore {
   private readonly cellInfo = new WeakMap<LimitCell, CellInfo>();
   private readonly pendingReleases: (string | number)[][] = [];
   private lastReportMs = -Infinity;
-  private everReady = false;
   private startupOver = false;
   private readonly startup: Promise<void>;
   private closed = false;
@@ -364,10 +363,7 @@ export class RedisLimitStore implements LimitStore {
     this.redis.on('error', (err: Error) => {
       this.lastError = err;
     });
-    this.redis.on('ready', () => {
-      this.everReady = true;
-      this.flushPendingReleases();
-    });
+    this.redis.on('ready', () => this.flushPendingReleases());
     this.startup = new Promise<void>((resolve) => {
       const done = (): void => {
         this.startupOver = true;

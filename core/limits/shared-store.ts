@@ -49,6 +49,10 @@ export class SharedLimitStore implements LimitStore {
   readonly buffer: SharedArrayBuffer;
   readonly cellCount: number;
   private readonly words: BigInt64Array;
+  // Per slot, this thread's last rate refund (µs) and the same as a BigInt, so a repeated refund (cost 1 for
+  // requests per minute) makes no BigInt. Thread-local (not in the shared buffer): 16 bytes per cell.
+  private readonly lastRefund: Float64Array;
+  private readonly lastRefundBig: bigint[];
 
   // The current budget windows, recomputed when nowMs enters another UTC day (a per-store cache, so the hot
   // path neither builds a Date nor shifts a BigInt). `*Base` is the window index already shifted into place.
@@ -64,6 +68,8 @@ export class SharedLimitStore implements LimitStore {
     this.buffer = buffer;
     this.cellCount = cellCount;
     this.words = new BigInt64Array(buffer);
+    this.lastRefund = new Float64Array(cellCount);
+    this.lastRefundBig = new Array<bigint>(cellCount).fill(0n); // filled: one elements kind, no holes
   }
 
   /** Cells the buffer holds (= cellCount): how many limits a Plan may have and keep this store. */
@@ -175,86 +181,101 @@ export class SharedLimitStore implements LimitStore {
 
   /** Takes `units` (an integer ≥ 0, or +Infinity) on one cell. Fills out.remaining; on refusal also out.retryAfterMs. */
   private reserveCell(cell: LimitCell, units: number, nowMs: number, nowUs: number, out: ReserveOutcome): boolean {
+    // One small method per kind: each inlines into reserve() on its own (V8 gives up on one big one).
+    const kind = cell.kind;
+    if (kind === 'rate') return this.reserveRate(cell, units, nowUs, out);
+    if (kind === 'concurrency') return this.reserveConcurrency(cell, units, out);
+    return this.reserveBudget(cell, units, nowMs, out);
+  }
+
+  private reserveRate(cell: LimitCell, units: number, nowUs: number, out: ReserveOutcome): boolean {
     const words = this.words;
     const idx = cellWordIndex(cell.slot);
-    switch (cell.kind) {
-      case 'rate': {
-        const t = emissionUs(cell);
-        const tau = toleranceUs(cell, t);
-        const inc = units * t;
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          const tat = Number(word);
-          const base = tat > nowUs ? tat : nowUs;
-          const next = base + inc;
-          if (next - nowUs > tau) {
-            const backlog = base - nowUs;
-            out.remaining = available(backlog, t, tau);
-            // Enough must drain that base' + inc − now ≤ τ; a cost above capacity never fits (0: unknown).
-            out.retryAfterMs = inc > tau ? 0 : Math.ceil((next - tau - nowUs) / US_PER_MS);
-            return false;
-          }
-          if (Atomics.compareExchange(words, idx, word, BigInt(next)) === word) {
-            out.remaining = available(next - nowUs, t, tau);
-            return true;
-          }
-        }
-        return this.exhausted(out);
+    const t = emissionUs(cell);
+    const tau = toleranceUs(cell, t);
+    const inc = units * t;
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const tat = Number(word);
+      const base = tat > nowUs ? tat : nowUs;
+      const next = base + inc;
+      if (next - nowUs > tau) {
+        out.remaining = available(base - nowUs, t, tau);
+        // Enough must drain that base' + inc − now ≤ τ; a cost above capacity never fits (0: unknown).
+        out.retryAfterMs = inc > tau ? 0 : Math.ceil((next - tau - nowUs) / US_PER_MS);
+        return false;
       }
-      case 'concurrency': {
-        const cap = cell.capacity;
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          const count = Number(word);
-          const next = (count > 0 ? count : 0) + units;
-          if (next > cap) {
-            const left = cap - count;
-            out.remaining = left > 0 ? Math.floor(left) : 0;
-            out.retryAfterMs = 0; // a release could come at any moment: unknown
-            return false;
-          }
-          if (Atomics.compareExchange(words, idx, word, BigInt(next)) === word) {
-            const left = cap - next;
-            out.remaining = left > 0 ? Math.floor(left) : 0;
-            return true;
-          }
-        }
-        return this.exhausted(out);
+      const seen = Atomics.compareExchange(words, idx, word, BigInt(next));
+      if (seen === word) {
+        out.remaining = available(next - nowUs, t, tau);
+        return true;
       }
-      case 'budget': {
-        this.windowsAt(nowMs);
-        const monthly = cell.period === 'month';
-        const curBase = monthly ? this.monthBase : this.dayBase;
-        const nextBase = monthly ? this.monthNextBase : this.dayNextBase;
-        const cap = cell.capacity < BUDGET_SPENT_MAX ? cell.capacity : BUDGET_SPENT_MAX;
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          let base = curBase;
-          let spent = 0; // the word's window is older (or the cell is fresh): the spend restarts at 0
-          if (word >= nextBase) {
-            // A thread whose clock is ahead already moved the cell into a later window: count against that
-            // window rather than move it back. Rare (a few ms around midnight), so the BigInt shifts are fine.
-            base = (word >> BUDGET_SPENT_BITS) << BUDGET_SPENT_BITS;
-            spent = Number(word - base);
-          } else if (word >= curBase) {
-            spent = Number(word - curBase);
-          }
-          const next = spent + units;
-          if (next > cap) {
-            const left = cap - spent;
-            out.remaining = left > 0 ? Math.floor(left) : 0;
-            out.retryAfterMs = units > cap ? 0 : Math.ceil((monthly ? this.monthNextMs : this.dayNextMs) - nowMs);
-            return false;
-          }
-          if (Atomics.compareExchange(words, idx, word, base + BigInt(next)) === word) {
-            const left = cap - next;
-            out.remaining = left > 0 ? Math.floor(left) : 0;
-            return true;
-          }
-        }
-        return this.exhausted(out);
-      }
+      word = seen; // lost a race: the CAS returned the current word, try again from it
     }
+    return this.exhausted(out);
+  }
+
+  private reserveConcurrency(cell: LimitCell, units: number, out: ReserveOutcome): boolean {
+    const words = this.words;
+    const idx = cellWordIndex(cell.slot);
+    const cap = cell.capacity;
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const count = Number(word);
+      const next = (count > 0 ? count : 0) + units;
+      if (next > cap) {
+        const left = cap - count;
+        out.remaining = left > 0 ? Math.floor(left) : 0;
+        out.retryAfterMs = 0; // a release could come at any moment: unknown
+        return false;
+      }
+      const seen = Atomics.compareExchange(words, idx, word, BigInt(next));
+      if (seen === word) {
+        const left = cap - next;
+        out.remaining = left > 0 ? Math.floor(left) : 0;
+        return true;
+      }
+      word = seen;
+    }
+    return this.exhausted(out);
+  }
+
+  private reserveBudget(cell: LimitCell, units: number, nowMs: number, out: ReserveOutcome): boolean {
+    const words = this.words;
+    const idx = cellWordIndex(cell.slot);
+    this.windowsAt(nowMs);
+    const monthly = cell.period === 'month';
+    const curBase = monthly ? this.monthBase : this.dayBase;
+    const nextBase = monthly ? this.monthNextBase : this.dayNextBase;
+    const cap = cell.capacity < BUDGET_SPENT_MAX ? cell.capacity : BUDGET_SPENT_MAX;
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      let base = curBase;
+      let spent = 0; // the word's window is older (or the cell is fresh): the spend restarts at 0
+      if (word >= nextBase) {
+        // A thread whose clock is ahead already moved the cell into a later window: count against that
+        // window rather than move it back. Rare (a few ms around midnight), so the BigInt shifts are fine.
+        base = (word >> BUDGET_SPENT_BITS) << BUDGET_SPENT_BITS;
+        spent = Number(word - base);
+      } else if (word >= curBase) {
+        spent = Number(word - curBase);
+      }
+      const next = spent + units;
+      if (next > cap) {
+        const left = cap - spent;
+        out.remaining = left > 0 ? Math.floor(left) : 0;
+        out.retryAfterMs = units > cap ? 0 : Math.ceil((monthly ? this.monthNextMs : this.dayNextMs) - nowMs);
+        return false;
+      }
+      const seen = Atomics.compareExchange(words, idx, word, base + BigInt(next));
+      if (seen === word) {
+        const left = cap - next;
+        out.remaining = left > 0 ? Math.floor(left) : 0;
+        return true;
+      }
+      word = seen;
+    }
+    return this.exhausted(out);
   }
 
   /** After MAX_CAS_TRIES lost races the cell refuses (conservative: never admits without a successful CAS). */
@@ -266,75 +287,104 @@ export class SharedLimitStore implements LimitStore {
 
   /** Gives back `units` (a non-zero integer; negative charges more) on one cell. */
   private releaseCell(cell: LimitCell, units: number, nowMs: number, nowUs: number): void {
+    const kind = cell.kind;
+    if (kind === 'rate') this.releaseRate(cell, units, nowUs);
+    else if (kind === 'concurrency') this.releaseConcurrency(cell, units);
+    else this.releaseBudget(cell, units, nowMs);
+  }
+
+  private releaseRate(cell: LimitCell, units: number, nowUs: number): void {
     const words = this.words;
     const idx = cellWordIndex(cell.slot);
-    switch (cell.kind) {
-      case 'rate': {
-        const t = emissionUs(cell);
-        let delta = units * t; // > 0 refunds, < 0 charges
-        if (delta > MAX_EXACT) delta = MAX_EXACT;
-        else if (delta < -MAX_EXACT) delta = -MAX_EXACT;
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          const tat = Number(word);
-          let next: number;
-          if (delta > 0) {
-            if (tat <= nowUs) return; // nothing owed: TAT never goes below now
-            next = tat - delta;
-            if (next < nowUs) next = nowUs;
-          } else {
-            next = (tat > nowUs ? tat : nowUs) - delta;
-            if (next > MAX_EXACT) next = MAX_EXACT;
-          }
-          if (Atomics.compareExchange(words, idx, word, BigInt(next)) === word) return;
-        }
-        // Out of tries: apply the delta without the clamp, wait-free. For a refund that is the same thing
-        // (a TAT below now reads as now everywhere: every use takes max(TAT, now)); a charge lands on the
-        // TAT as it is, which under contention is at or past now anyway.
-        Atomics.sub(words, idx, BigInt(delta));
-        return;
-      }
-      case 'concurrency': {
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          const count = Number(word);
-          let next = count - units;
-          if (next < 0) next = 0; // an extra release never makes room that was not taken
-          else if (next > MAX_EXACT) next = MAX_EXACT;
-          if (next === count) return;
-          if (Atomics.compareExchange(words, idx, word, BigInt(next)) === word) return;
-        }
-        // Out of tries: a release must not be lost (the slot would stay taken forever); subtract wait-free.
-        Atomics.sub(words, idx, BigInt(units));
-        return;
-      }
-      case 'budget': {
-        this.windowsAt(nowMs);
-        const monthly = cell.period === 'month';
-        const curBase = monthly ? this.monthBase : this.dayBase;
-        const nextBase = monthly ? this.monthNextBase : this.dayNextBase;
-        for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
-          const word = Atomics.load(words, idx);
-          let base = curBase;
-          let spent = 0; // a refund for an older window gives nothing back to this one; a charge starts it
-          if (word >= nextBase) {
-            base = (word >> BUDGET_SPENT_BITS) << BUDGET_SPENT_BITS;
-            spent = Number(word - base);
-          } else if (word >= curBase) {
-            spent = Number(word - curBase);
-          }
-          let next = spent - units;
-          if (next < 0) next = 0; // refunds never go below 0
-          else if (next > BUDGET_SPENT_MAX) next = BUDGET_SPENT_MAX;
-          if (next === spent) return; // no change (an older window reads as 0 and stays so)
-          if (Atomics.compareExchange(words, idx, word, base + BigInt(next)) === word) return;
-        }
-        // Out of tries. A lost refund only under-admits, so it is dropped; a charge is added wait-free to the
-        // spend bits (the word is in the current window: 64 other updates just landed on it).
-        if (units < 0) Atomics.add(words, idx, BigInt(Math.min(-units, BUDGET_SPENT_MAX)));
-        return;
-      }
+    const t = emissionUs(cell);
+    let delta = units * t; // > 0 refunds, < 0 charges
+    if (delta > 0 && delta <= toleranceUs(cell, t)) {
+      // A refund is one wait-free Atomics.sub (TAT −= n·T), with no load and, for a repeated amount, no
+      // BigInt made. store.ts says "never below now": no clamp is needed for that, because every reader
+      // takes max(TAT, now), so a TAT below now reads exactly as now does. Refunds above τ (more than a
+      // whole window: undoing a large charge, or over-refunding) take the clamping CAS below, so the word
+      // cannot wander off towards the int64 minimum.
+      Atomics.sub(words, idx, this.refundBig(cell.slot, delta));
+      return;
     }
+    if (delta > MAX_EXACT) delta = MAX_EXACT;
+    else if (delta < -MAX_EXACT) delta = -MAX_EXACT;
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const tat = Number(word);
+      let next: number;
+      if (delta > 0) {
+        if (tat <= nowUs) return; // nothing owed: TAT never goes below now
+        next = tat - delta;
+        if (next < nowUs) next = nowUs;
+      } else {
+        next = (tat > nowUs ? tat : nowUs) - delta;
+        if (next > MAX_EXACT) next = MAX_EXACT;
+      }
+      const seen = Atomics.compareExchange(words, idx, word, BigInt(next));
+      if (seen === word) return;
+      word = seen;
+    }
+    // Out of tries: apply the delta without the clamp, wait-free. For a refund that is the same thing
+    // (see above); a charge lands on the TAT as it is, which under contention is at or past now anyway.
+    Atomics.sub(words, idx, BigInt(delta));
+  }
+
+  private releaseConcurrency(cell: LimitCell, units: number): void {
+    const words = this.words;
+    const idx = cellWordIndex(cell.slot);
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      const count = Number(word);
+      let next = count - units;
+      if (next < 0) next = 0; // an extra release never makes room that was not taken
+      else if (next > MAX_EXACT) next = MAX_EXACT;
+      if (next === count) return;
+      const seen = Atomics.compareExchange(words, idx, word, BigInt(next));
+      if (seen === word) return;
+      word = seen;
+    }
+    // Out of tries: a release must not be lost (the slot would stay taken forever); subtract wait-free.
+    Atomics.sub(words, idx, BigInt(units));
+  }
+
+  private releaseBudget(cell: LimitCell, units: number, nowMs: number): void {
+    const words = this.words;
+    const idx = cellWordIndex(cell.slot);
+    this.windowsAt(nowMs);
+    const monthly = cell.period === 'month';
+    const curBase = monthly ? this.monthBase : this.dayBase;
+    const nextBase = monthly ? this.monthNextBase : this.dayNextBase;
+    let word = Atomics.load(words, idx);
+    for (let tries = 0; tries < MAX_CAS_TRIES; tries++) {
+      let base = curBase;
+      let spent = 0; // a refund for an older window gives nothing back to this one; a charge starts it
+      if (word >= nextBase) {
+        base = (word >> BUDGET_SPENT_BITS) << BUDGET_SPENT_BITS;
+        spent = Number(word - base);
+      } else if (word >= curBase) {
+        spent = Number(word - curBase);
+      }
+      let next = spent - units;
+      if (next < 0) next = 0; // refunds never go below 0
+      else if (next > BUDGET_SPENT_MAX) next = BUDGET_SPENT_MAX;
+      if (next === spent) return; // no change (an older window reads as 0 and stays so)
+      const seen = Atomics.compareExchange(words, idx, word, base + BigInt(next));
+      if (seen === word) return;
+      word = seen;
+    }
+    // Out of tries. A lost refund only under-admits, so it is dropped; a charge is added wait-free to the
+    // spend bits (the word is in the current window: 64 other updates just landed on it).
+    if (units < 0) Atomics.add(words, idx, BigInt(Math.min(-units, BUDGET_SPENT_MAX)));
+  }
+
+  /** `delta` as a BigInt, made only when it differs from this slot's previous refund. */
+  private refundBig(slot: number, delta: number): bigint {
+    if (this.lastRefund[slot] === delta) return this.lastRefundBig[slot]!;
+    const big = BigInt(delta);
+    this.lastRefund[slot] = delta;
+    this.lastRefundBig[slot] = big;
+    return big;
   }
 
   /** Spent µUSD of a budget cell in the window of nowMs. */

@@ -17,7 +17,7 @@
 export type LimitKind = 'rate' | 'concurrency' | 'budget';
 
 export interface LimitCell {
-  /** Dense index 0..n-1 (SharedArrayBuffer offset, Redis key suffix). */
+  /** Dense index 0..n-1 (the SharedArrayBuffer offset; Redis keys use the stable `name`). */
   readonly slot: number;
   readonly kind: LimitKind;
   /** Units per window (rate), in flight (concurrency), or micro-USD per period (budget). > 0. */
@@ -34,7 +34,9 @@ export interface LimitCell {
 export class ReserveOutcome {
   /** True when every cell admitted. */
   ok = false;
-  /** Index (into the cells passed to reserve) of the first cell that refused; -1 when ok. */
+  /** Index (into the cells passed to reserve) of the first cell that refused; -1 when ok; -2 when the
+   *  store could not be asked (then `ok` follows the failure mode: false for closed, true for open, and
+   *  nothing is held either way). */
   refusedIndex = -1;
   /** When a retry could succeed, ms from now (rate: until enough TAT has drained; budget: until the
    *  next period; concurrency: 0, unknown). */

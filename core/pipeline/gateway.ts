@@ -471,9 +471,13 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
 
   /** After the store answered: call the provider, or refuse with 429 (503 when the store is down). */
   private admitted(ok: boolean, out: ReserveOutcome): void {
-    if (ok) return this.dispatchUpstream();
+    if (ok) {
+      // Admitted without the store (it is down, failure_mode open): nothing is held, nothing to give back.
+      if (out.refusedIndex === STORE_UNAVAILABLE) this.reserved = null;
+      return this.dispatchUpstream();
+    }
     this.reserved = null; // nothing is held after a refusal
-    if (out.refusedIndex < 0) {
+    if (out.refusedIndex === STORE_UNAVAILABLE) {
       return this.fail('limits_unavailable', 'Limits cannot be checked right now; retry shortly.');
     }
     const limit = this.admission!.limits[out.refusedIndex]!;
@@ -807,6 +811,8 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+/** ReserveOutcome.refusedIndex when the store could not be asked (core/limits/store.ts). */
+const STORE_UNAVAILABLE = -2;
 
 function noop(): void {}
 

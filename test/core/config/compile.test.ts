@@ -260,6 +260,6 @@ describe('compilePlan: limits', () => {
     const slots = plan.limits.cells.map((c) => c.slot);
     expect(slots).toEqual(slots.map((_, i) => i));
     expect(plan.limits.cells).toHaveLength(2 + 3 + 2 * plan.routes.length);
-    expect(plan.limits).toMatchObject({ store: 'shared', redisUrl: null, failureMode: 'closed', redisKeyPrefix: 'switchyard:' });
+    expect(plan.limits).toMatchObject({ store: 'shared', redisUrl: null, failureMode: 'closed', redisKeyPrefix: 'switchyard:', redisTimeoutMs: 250 });
   });
 });

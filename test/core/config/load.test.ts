@@ -134,7 +134,7 @@ describe('parseConfigText: valid configs', () => {
     expect(c.routes[1]!.route_policy.budget.max_cost_usd).toBeNull();
     expect(c.keys[0]!.revoked).toBe(false);
     expect(c.server.max_body_bytes).toBe(1048576);
-    expect(c.limits).toEqual({ failure_mode: 'closed', redis_key_prefix: 'switchyard:' });
+    expect(c.limits).toEqual({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 });
   });
 
   it('accepts the contract example, with anchors, merge keys and prefix aliases', () => {
@@ -145,7 +145,7 @@ describe('parseConfigText: valid configs', () => {
     expect(routes[0]!.cache).toEqual({ response: { ttl_s: 300 } });
     expect(routes[2]!.require_scenario).toBe(true);
     expect(routes[3]!.tenants).toEqual(['acme']);
-    expect(r.config.limits).toEqual({ store: 'shared', failure_mode: 'closed', redis_key_prefix: 'switchyard:' });
+    expect(r.config.limits).toEqual({ store: 'shared', failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 });
     expect(r.config.policies[0]!.tools?.max_calls).toBe(8);
   });
 

@@ -96,7 +96,14 @@ describe('SharedLimitStore: layout and attach', () => {
     expect(word(store, 0)).toBe(BigInt(T0 * 1000 + 3 * 600_000));
     store.release([cell!], [1], T0);
     expect(word(store, 0)).toBe(BigInt(T0 * 1000 + 2 * 600_000));
-    store.release([cell!], [10], T0); // never below now
+    // A refund is a plain subtraction; past empty the TAT lies below now, which reads exactly as now.
+    store.release([cell!], [10], T0);
+    expect(word(store, 0)).toBe(BigInt(T0 * 1000 - 8 * 600_000));
+    expect(store.peek(cell!, T0)).toBe(100);
+    store.reserve([cell!], [1], T0, new ReserveOutcome());
+    expect(word(store, 0)).toBe(BigInt(T0 * 1000 + 600_000));
+    // A refund of more than a whole window clamps at now.
+    store.release([cell!], [1_000], T0);
     expect(word(store, 0)).toBe(BigInt(T0 * 1000));
   });
 
