@@ -166,3 +166,30 @@ describe('switchyard serve: limits across threads, keys and reload', () => {
     expect(await s.exit).toBe(0);
   });
 });
+
+describe('switchyard serve: graceful shutdown', () => {
+  it('SIGTERM mid-stream: the stream finishes, its trace is written, the process exits 0', async () => {
+    const { dir, config } = workdir();
+    const s = serve(['--config', config, '--port', '0'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    const url = await s.listening;
+    const r = await request(url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'demo.chat', stream: true, messages: [{ role: 'user', content: 'slowly [sim:tokens_per_s=40] [sim:output_tokens=30]' }] }),
+    });
+    const id = String(r.headers['x-request-id']);
+    const it = r.body[Symbol.asyncIterator]();
+    let text = String((await it.next()).value);
+    s.child.kill('SIGTERM');
+    for (;;) {
+      const n = await it.next();
+      if (n.done) break;
+      text += String(n.value);
+    }
+    expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    expect(await s.exit).toBe(0);
+    const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ request_id: id, status: 200, stream: true, output_tokens: 30 });
+  });
+});
