@@ -1,7 +1,7 @@
 // Cost of one request from its token counts and the model's prices (USD per million tokens).
 // Cached input tokens are part of the input count and priced at the cached rate, never twice.
 
-import type { ModelPrice } from '../config/plan.js';
+import type { ModelPrice } from './price.js';
 
 export function costUsd(price: ModelPrice | null, inputTokens: number, cachedInputTokens: number, outputTokens: number): number {
   if (price === null) return 0;

@@ -2,60 +2,20 @@
 // A config reload builds a new Plan and swaps one reference; nothing here is rebuilt per request.
 
 import type { AliasTrie } from '../routing/alias-trie.js';
-import type { Limit } from '../limits/cells.js';
-import type { LimitCell } from '../limits/store.js';
+import type { Limit, LimitSettings } from '../limits/cells.js';
+import type { Lane, PoolContext } from '../routing/types.js';
+import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
 
-export type Lane = 'direct_small' | 'direct_large' | 'agentic' | 'auto';
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
-export type ProviderKind = 'openai' | 'anthropic' | 'vllm' | 'batch';
-export type PoolKind = 'maas' | 'self_hosted' | 'batch';
 export type FallbackCondition = 'timeout' | '5xx' | 'rate_limited' | 'queue_time_over_slo' | 'connection_error';
 
-export interface ModelPrice {
-  readonly name: string;
-  readonly inputUsdPerMtok: number;
-  readonly cachedInputUsdPerMtok: number;
-  readonly outputUsdPerMtok: number;
-  /** Context window in tokens, when the config states it (0 = unknown). */
-  readonly contextTokens: number;
-}
-
-export interface ProviderContext {
-  readonly name: string;
-  readonly kind: ProviderKind;
-  /** e.g. `http://127.0.0.1:9000/v1`; resolved at boot (in-process simulators get their loopback URL). */
-  readonly baseUrl: string;
-  /** `new URL(baseUrl).origin` and its path prefix, split once for the upstream client. */
-  readonly origin: string;
-  readonly basePath: string;
-  /** The provider's key, read from `api_key_env` at boot; '' when none. Never sent anywhere but this provider. */
-  readonly apiKey: string;
-  readonly models: ReadonlyMap<string, ModelPrice>;
-  /** Per-attempt deadline for one upstream call, ms. */
-  readonly timeoutMs: number;
-  /** Max keep-alive connections to this provider per gateway thread. */
-  readonly connections: number;
-}
-
-export interface PoolMember {
-  readonly provider: ProviderContext;
-  readonly model: string;
-  readonly weight: number;
-  readonly price: ModelPrice | null;
-}
-
-export interface PoolContext {
-  readonly id: string;
-  readonly kind: PoolKind;
-  readonly members: readonly PoolMember[];
-  /** Capacity model (self-hosted pools; used by simulators and replay). 0 when not stated. */
-  readonly replicas: number;
-  readonly maxBatch: number;
-  readonly prefillTokensPerS: number;
-  readonly decodeTokensPerS: number;
-  readonly gpuHourUsd: number;
-}
+// The compiled tables' parts are defined by the modules that use them (config/ builds them; they never
+// import config/) and re-exported here, so the Plan reads as one type.
+export type { ModelPrice } from '../accounting/price.js';
+export type { ProviderContext, ProviderKind } from '../upstream/provider.js';
+export type { Lane, PoolContext, PoolKind, PoolMember } from '../routing/types.js';
+export type { LimitSettings } from '../limits/cells.js';
 
 export interface RouteContext {
   /** Position in `Plan.routes`; what the alias trie returns. */
@@ -112,16 +72,6 @@ export interface TenantRecord {
   readonly id: string;
   readonly name: string;
   readonly limits: readonly Limit[];
-}
-
-export interface LimitSettings {
-  /** Every cell of this Plan, by slot (the shared store is sized by this). */
-  readonly cells: readonly LimitCell[];
-  readonly store: 'shared' | 'redis';
-  readonly redisUrl: string | null;
-  readonly redisKeyPrefix: string;
-  readonly redisTimeoutMs: number;
-  readonly failureMode: 'open' | 'closed';
 }
 
 export interface ServerSettings {

@@ -84,3 +84,14 @@ function limit(cell: LimitCell, unit: LimitUnit, code: LimitCode, scope: Limit['
 export function usdToMicro(usd: number): number {
   return Math.ceil(usd * 1e6 - 1e-9);
 }
+
+/** How a Plan's limits are kept (compiled from the config's `limits` section). */
+export interface LimitSettings {
+  /** Every cell of this Plan, by slot (the shared store is sized by this). */
+  readonly cells: readonly LimitCell[];
+  readonly store: 'shared' | 'redis';
+  readonly redisUrl: string | null;
+  readonly redisKeyPrefix: string;
+  readonly redisTimeoutMs: number;
+  readonly failureMode: 'open' | 'closed';
+}

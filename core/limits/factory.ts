@@ -1,6 +1,6 @@
 // Which LimitStore a Plan asks for: Redis when configured (many processes and hosts), else shared
 // memory (the threads of this process). The caller owns the store and closes it.
-import type { LimitSettings } from '../config/plan.js';
+import type { LimitSettings } from './cells.js';
 import type { LimitStore } from './store.js';
 import { SharedLimitStore } from './shared-store.js';
 import { RedisLimitStore } from './redis-store.js';

@@ -3,7 +3,7 @@
 //   1. tools offered, or tool calls / tool results in the conversation  → agentic
 //   2. prompt over LARGE_PROMPT_CHARS characters, or max output over LARGE_OUTPUT_TOKENS → direct_large
 //   3. otherwise                                                         → direct_small
-import type { Lane } from '../config/plan.js';
+import type { Lane } from './types.js';
 import type { ChatCompletionRequest } from '../schema/openai.js';
 
 export type ConcreteLane = Exclude<Lane, 'auto'>;

@@ -1,6 +1,6 @@
 // Pool member choice for managed-API pools: weighted, deterministic over a sequence number (smooth
 // over many requests, reproducible), restricted to the route's allowed providers. No allocation.
-import type { PoolContext, PoolMember } from '../config/plan.js';
+import type { PoolContext, PoolMember } from './types.js';
 
 function allowed(member: PoolMember, allowedProviders: readonly string[]): boolean {
   return allowedProviders.length === 0 || allowedProviders.includes(member.provider.name);

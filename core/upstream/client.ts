@@ -3,7 +3,7 @@
 
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import type { ProviderContext } from '../config/plan.js';
+import type { ProviderContext } from './provider.js';
 
 /** The request's own object receives the response (undici's handler API: no promise or stream per call). */
 export type UpstreamHandler = Dispatcher.DispatchHandler;
