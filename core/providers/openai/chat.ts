@@ -87,6 +87,8 @@ class OpenAIChatStream implements StreamTranslator {
       info.sawDone = true;
       return 'data: [DONE]\n\n';
     }
+    const fast = this.compactEvent(payload);
+    if (fast !== null) return fast;
     let chunk: ChatCompletionChunk & { error?: { message?: string } };
     try {
       chunk = JSON.parse(payload);
@@ -122,6 +124,77 @@ class OpenAIChatStream implements StreamTranslator {
     }
     return 'data: ' + JSON.stringify(chunk) + '\n\n';
   }
+
+  /**
+   * The hot path for a compact chunk (what providers send): splice the alias into `model`, read usage
+   * and finish reason in place, drop or trim usage for a client that did not ask for it. Null for
+   * anything else (errors, odd shapes, pretty-printed JSON): the caller parses those. A JSON string
+   * cannot hold a bare quote, so the key patterns match keys, not text inside content.
+   */
+  private compactEvent(p: string): string | null {
+    const n = p.length;
+    if (n < 2 || p.charCodeAt(0) !== 123 || p.charCodeAt(n - 1) !== 125 || p.startsWith('{"error"')) return null;
+    const m = p.indexOf('"model":"');
+    if (m < 0) return null;
+    const modelEnd = endOfString(p, m + 9);
+    if (modelEnd < 0) return null;
+    const choicesAt = p.indexOf('"choices":[', modelEnd);
+    if (choicesAt < 0) return null;
+    const info = this.info;
+    // Usage: `"usage":null` on ordinary chunks, an object on the last one; absent when a provider omits it.
+    const u = p.lastIndexOf('"usage":');
+    let usageStart = -1; // start of `,"usage":...` to cut, when the client did not ask for usage
+    let usageEnd = -1;
+    let hasUsage = false;
+    if (u >= 0) {
+      if (p.startsWith('null', u + 8)) {
+        usageStart = u - 1;
+        usageEnd = u + 12;
+      } else if (p.charCodeAt(u + 8) === 123) {
+        const prompt = intField(p, '"prompt_tokens":', u, n);
+        const completion = intField(p, '"completion_tokens":', u, n);
+        if (prompt < 0 || completion < 0) return null;
+        const details = p.indexOf('"prompt_tokens_details":', u);
+        const cached = details < 0 ? 0 : intField(p, '"cached_tokens":', details, p.indexOf('}', details));
+        info.usageReported = true;
+        info.inputTokens = prompt;
+        info.outputTokens = completion;
+        info.cachedInputTokens = cached < 0 ? 0 : cached;
+        hasUsage = true;
+      } else return null;
+      if (p.charCodeAt(u - 1) !== 44) usageStart = -1; // not `,"usage"`: leave it (slow path semantics differ only in key order)
+    }
+    const f = p.indexOf('"finish_reason":"', choicesAt);
+    if (f >= 0) {
+      const fe = endOfString(p, f + 17);
+      if (fe > f + 17) info.finishReason = p.slice(f + 17, fe);
+    }
+    // Characters of generated text and tool-call arguments (for estimates when a stream breaks early).
+    const c = p.indexOf('"content":"', choicesAt);
+    if (c >= 0) info.outputChars += decodedLength(p, c + 11);
+    const a = p.indexOf('"arguments":"', choicesAt);
+    if (a >= 0) info.outputChars += decodedLength(p, a + 13);
+    if (!this.clientWantsUsage) {
+      if (hasUsage) {
+        if (p.startsWith('[]', choicesAt + 10)) return ''; // the usage-only final chunk
+        return null; // usage riding on a content chunk: the slow path removes it
+      }
+      if (usageStart >= 0) return 'data: ' + p.slice(0, m + 9) + this.alias + p.slice(modelEnd, usageStart) + p.slice(usageEnd) + '\n\n';
+    }
+    return 'data: ' + p.slice(0, m + 9) + this.alias + p.slice(modelEnd) + '\n\n';
+  }
+}
+
+/** Characters the JSON string whose content starts at `start` decodes to (escapes count as one). */
+function decodedLength(s: string, start: number): number {
+  let n = 0;
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34) return n;
+    if (c === 92) i += s.charCodeAt(i + 1) === 117 ? 5 : 1; // \uXXXX or \x
+    n++;
+  }
+  return n;
 }
 
 /** Index of the closing quote of the JSON string whose content starts at `start`, or -1. */
