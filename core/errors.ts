@@ -46,28 +46,6 @@ export const ERRORS = Object.freeze({
 
 export type ErrorCode = keyof typeof ERRORS;
 
-/** A gateway error with a stable code. `param` names the offending request field, when there is one. */
-export class GatewayError extends Error {
-  readonly code: ErrorCode;
-  readonly status: number;
-  readonly param: string | null;
-  /** Seconds, for 429/503 answers that carry Retry-After. */
-  retryAfterS: number;
-
-  constructor(code: ErrorCode, message: string, param: string | null = null) {
-    super(message);
-    this.name = 'GatewayError';
-    this.code = code;
-    this.status = ERRORS[code].status;
-    this.param = param;
-    this.retryAfterS = 0;
-  }
-}
-
-export function isGatewayError(e: unknown): e is GatewayError {
-  return e instanceof GatewayError;
-}
-
 /** OpenAI error envelope, as a JSON string. */
 export function openAIErrorBody(code: ErrorCode, message: string, param: string | null = null): string {
   return JSON.stringify({ error: { message, type: ERRORS[code].type, code, param } });

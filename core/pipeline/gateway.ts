@@ -1,6 +1,7 @@
 // The request lifecycle: the one place that knows the order of the steps.
 //   authenticate → parse + validate → resolve alias → attribute → classify lane → choose pool member
-//   → build upstream body → call upstream (deadline, abort) → translate back → settle → trace
+//   → token budget → admission (reserve limits) → build upstream body → call upstream (deadline, abort)
+//   → translate back → settle (reconcile limits, trace)
 // Transports call Gateway.handle(req, sink); everything else here is internal.
 
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ERRORS, GatewayError, anthropicErrorBody, isGatewayError, openAIErrorBody, type ErrorCode } from '../../core/errors.js';
+import { ERRORS, anthropicErrorBody, openAIErrorBody, type ErrorCode } from '../../core/errors.js';
 
 const CODES = Object.keys(ERRORS) as ErrorCode[];
 const OPENAI_TYPES = new Set(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'rate_limit_error', 'api_error']);
@@ -79,36 +79,6 @@ describe('ERRORS registry', () => {
   it('is frozen, entries too', () => {
     expect(Object.isFrozen(ERRORS)).toBe(true);
     for (const code of CODES) expect(Object.isFrozen(ERRORS[code]), code).toBe(true);
-  });
-});
-
-describe('GatewayError', () => {
-  it('carries code, status from the registry, param and message', () => {
-    for (const code of CODES) {
-      const e = new GatewayError(code, `message for ${code}`, 'messages[0].content');
-      expect(e).toBeInstanceOf(Error);
-      expect(e.name).toBe('GatewayError');
-      expect(e.code).toBe(code);
-      expect(e.status).toBe(ERRORS[code].status);
-      expect(e.param).toBe('messages[0].content');
-      expect(e.message).toBe(`message for ${code}`);
-      expect(e.retryAfterS).toBe(0);
-    }
-  });
-
-  it('param defaults to null; retryAfterS is settable', () => {
-    const e = new GatewayError('rate_limit_exceeded', 'slow down');
-    expect(e.param).toBeNull();
-    e.retryAfterS = 3;
-    expect(e.retryAfterS).toBe(3);
-  });
-
-  it('isGatewayError tells gateway errors from others', () => {
-    expect(isGatewayError(new GatewayError('internal_error', 'x'))).toBe(true);
-    expect(isGatewayError(new Error('x'))).toBe(false);
-    expect(isGatewayError({ code: 'internal_error', status: 500 })).toBe(false);
-    expect(isGatewayError(null)).toBe(false);
-    expect(isGatewayError(undefined)).toBe(false);
   });
 });
 
