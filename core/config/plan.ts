@@ -3,18 +3,17 @@
 
 import type { AliasTrie } from '../routing/alias-trie.js';
 import type { Limit, LimitSettings } from '../limits/cells.js';
-import type { Lane, PoolContext } from '../routing/types.js';
+import type { FallbackCondition, Lane, PoolContext } from '../routing/types.js';
 import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
 
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
-export type FallbackCondition = 'timeout' | '5xx' | 'rate_limited' | 'queue_time_over_slo' | 'connection_error';
 
 // The compiled tables' parts are defined by the modules that use them (config/ builds them; they never
 // import config/) and re-exported here, so the Plan reads as one type.
 export type { ModelPrice } from '../accounting/price.js';
 export type { ProviderContext, ProviderKind } from '../upstream/provider.js';
-export type { Lane, PoolContext, PoolKind, PoolMember } from '../routing/types.js';
+export type { FallbackCondition, Lane, PoolContext, PoolKind, PoolMember } from '../routing/types.js';
 export type { LimitSettings } from '../limits/cells.js';
 
 export interface RouteContext {

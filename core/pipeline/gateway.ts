@@ -11,7 +11,10 @@ import type { KeyRecord, Plan, PoolMember, ProviderContext, RouteContext } from 
 import type { ChatCompletionRequest } from '../schema/openai.js';
 import { validateChatRequest } from '../schema/openai-validate.js';
 import { classifyLane, type ConcreteLane } from '../routing/lane.js';
-import { pickMember } from '../routing/pool.js';
+import { pickMember, type MemberFilter } from '../routing/pool.js';
+import { canaryArm } from '../routing/canary.js';
+import { MemberHealth } from '../routing/health.js';
+import { RetryBudget, decideNext, type FailureKind } from '../routing/retry.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { UpstreamClient, classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
@@ -173,6 +176,8 @@ export class Gateway {
   }
 
   /** In-flight attempts by deadline. @internal */ readonly deadlines = new DeadlineList();
+  /** Outlier ejection of pool members. @internal */ readonly health = new MemberHealth();
+  /** Retries in flight against requests in flight. @internal */ readonly retryBudget = new RetryBudget();
   /** @internal */ nextSeq(): number {
     return ++this.seq;
   }
@@ -251,7 +256,7 @@ const MODE_ERROR = 3; // non-200: collect (bounded) for the error message
  * upstream call and the listener of its sink, so no closure or promise is made per request.
  * Every exit path ends in settle(), which runs exactly once.
  */
-class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
+class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFilter {
   // Every field is set in the constructor so all calls share one hidden class (V8).
   private readonly gw: Gateway;
   private readonly req: IngressRequest;
@@ -284,6 +289,17 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
   private attemptStart = 0;
   private retryAfter = '';
   private key: KeyRecord | null = null;
+  /** The route whose fallback chain and stop criteria apply (the alias's route, or its canary target). */
+  private primary: RouteContext | null = null;
+  private retriesOnRoute = 0;
+  private fallbackPos = -1;
+  private spentUsd = 0;
+  private retryAfterMs = 0;
+  private isRetry = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The conditions that led to each further attempt, for `x-switchyard-fallback`. */
+  private fallbackReasons = '';
+  private avoid: PoolMember | null = null;
   private admission: Admission | null = null;
   /** What was reserved per limit (null: nothing held); settled exactly once. */
   private reserved: number[] | null = null;
@@ -321,8 +337,20 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
   onClientAbort(): void {
     if (this.clientGone || this.settled) return;
     this.clientGone = true;
+    if (this.retryTimer !== null) {
+      // Between attempts: nothing upstream to cut, settle now.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
     const c = this.controller;
     if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+  }
+
+  /** MemberFilter: skip ejected members, and on a retry the member that just failed. */
+  skip(member: PoolMember): boolean {
+    return member === this.avoid || this.gw.health.isEjected(member, performance.now());
   }
 
   onWritable(): void {
@@ -392,14 +420,15 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     }
     trace.prompt_version = route.prompt === null ? null : route.prompt.version;
 
-    // 5. Lane and pool member.
+    // 5. Lane, canary arm, pool member.
     trace.route_lane = classifyLane(route.lane, body);
-    trace.pool_id = route.pool.id;
-    const member = pickMember(route.pool, route.allowedProviders, this.seq);
-    if (member === null) return this.fail('no_provider_available', `No provider of pool '${route.pool.id}' is allowed for this route.`);
-    this.member = member;
-    trace.provider = member.provider.name;
-    trace.model = member.model;
+    if (route.canaryTargetIndex >= 0 && canaryArm(trace.request_id, route.canaryShare)) {
+      trace.canary = true;
+      this.route = plan.routes[route.canaryTargetIndex]!;
+    }
+    this.primary = this.route;
+    const member = this.chooseMember(this.route!);
+    if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
 
     // 6. Token budget of the route.
     const budget = route.tokenBudget;
@@ -496,9 +525,30 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.route!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
+  /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
+  private chooseMember(route: RouteContext): PoolMember | null {
+    const member = pickMember(route.pool, route.allowedProviders, this.seq + this.trace.attempts.length, this);
+    if (member === null) return null;
+    this.member = member;
+    this.trace.pool_id = route.pool.id;
+    this.trace.provider = member.provider.name;
+    this.trace.model = member.model;
+    return member;
+  }
+
   /** Call the provider; the answer arrives through the handler methods below. */
   private dispatchUpstream(): void {
     const member = this.member!;
+    // Per-attempt state (a retry or a fallback reuses this object as the undici handler).
+    this.mode = MODE_NONE;
+    this.chunks = [];
+    this.size = 0;
+    this.status = 0;
+    this.controller = null;
+    this.deadlineHit = false;
+    this.retryAfter = '';
+    this.retryAfterMs = 0;
+    this.info.reset();
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
     const upstreamBody = translator.buildBody(this.body!, member.model);
@@ -543,7 +593,10 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (statusCode !== 200) {
       this.mode = MODE_ERROR;
       const ra = headers['retry-after'];
-      if (typeof ra === 'string' && /^\d{1,6}$/.test(ra)) this.retryAfter = ra;
+      if (typeof ra === 'string' && /^\d{1,6}$/.test(ra)) {
+        this.retryAfter = ra;
+        this.retryAfterMs = Number(ra) * 1000;
+      }
       return;
     }
     if (this.body!.stream !== true) {
@@ -608,11 +661,10 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     try {
       out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
     } catch {
-      this.recordAttempt(502, 'upstream_bad_response');
-      this.fail('upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
-      return this.settle();
+      return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
     }
     this.recordAttempt(200, null);
+    this.gw.health.success(this.member!);
     this.finishAccounting();
     if (this.clientGone) {
       this.fail('client_closed_request', 'Client closed the request.');
@@ -660,37 +712,41 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     const status = this.status;
     const provider = this.member!.provider;
     let message = '';
+    let errorCode = '';
     try {
       const parsed = JSON.parse(Buffer.concat(this.chunks, this.size).toString('utf8'));
       if (parsed != null && typeof parsed.error?.message === 'string') message = parsed.error.message;
+      if (parsed != null && typeof parsed.error?.code === 'string') errorCode = parsed.error.code;
     } catch {
       // The error body is advisory; the status decides.
     }
     this.chunks = EMPTY_CHUNKS;
     let code: ErrorCode;
     let text: string;
+    let kind: FailureKind = '5xx';
     if (status === 429) {
       code = 'upstream_rate_limited';
+      kind = 'rate_limited';
       text = `The provider '${provider.name}' is rate limiting requests; retry later.`;
     } else if (status === 401 || status === 403) {
       code = 'upstream_auth_failed';
       text = `The provider '${provider.name}' rejected the gateway's credentials.`;
     } else if (status >= 400 && status < 500) {
       code = 'invalid_request';
+      kind = errorCode === 'context_length_exceeded' ? 'context_length' : errorCode === 'content_filter' || errorCode === 'content_policy_violation' ? 'content_policy' : 'client_error';
       text = message !== '' ? `The provider rejected the request: ${message.slice(0, 500)}` : `The provider rejected the request (HTTP ${status}).`;
     } else if (status === 503) {
       code = 'upstream_unavailable';
       text = `The provider '${provider.name}' is unavailable (HTTP 503).`;
     } else if (status === 504) {
       code = 'upstream_timeout';
+      kind = 'timeout';
       text = `The provider '${provider.name}' timed out (HTTP 504).`;
     } else {
       code = 'upstream_error';
       text = `The provider '${provider.name}' failed (HTTP ${status}).`;
     }
-    this.recordAttempt(status, code);
-    this.fail(code, text);
-    this.settle();
+    this.attemptFailed(kind, status, code, text);
   }
 
   private upstreamFailed(err: unknown): void {
@@ -700,14 +756,77 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (kind === 'aborted') {
       this.recordAttempt(499, 'client_closed_request');
       this.fail('client_closed_request', 'Client closed the request.');
-    } else if (kind === 'timeout') {
-      this.recordAttempt(504, 'upstream_timeout');
-      this.fail('upstream_timeout', `The provider '${provider.name}' did not answer within ${provider.timeoutMs} ms.`);
-    } else {
-      this.recordAttempt(502, 'upstream_connection_error');
-      this.fail('upstream_connection_error', `The connection to provider '${provider.name}' failed.`);
+      return this.settle();
     }
-    this.settle();
+    if (kind === 'timeout') return this.attemptFailed('timeout', 504, 'upstream_timeout', `The provider '${provider.name}' did not answer within ${provider.timeoutMs} ms.`);
+    this.attemptFailed('connection_error', 502, 'upstream_connection_error', `The connection to provider '${provider.name}' failed.`);
+  }
+
+  /**
+   * An attempt failed before anything reached the client: record it, then retry, fall back, or answer
+   * with this attempt's error (routing/retry.ts decides; the trace keeps every attempt and the reason).
+   */
+  private attemptFailed(kind: FailureKind, status: number, code: ErrorCode, message: string): void {
+    this.recordAttempt(status, code);
+    const member = this.member!;
+    if (kind !== 'client_error' && kind !== 'context_length' && kind !== 'content_policy') this.gw.health.failure(this.route!.pool, member, performance.now());
+    if (this.isRetry) {
+      this.isRetry = false;
+      this.gw.retryBudget.end();
+    }
+    if (this.clientGone) {
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
+    const step = decideNext(
+      kind,
+      this.primary!,
+      {
+        attempts: this.trace.attempts.length,
+        retriesOnRoute: this.retriesOnRoute,
+        fallbackPos: this.fallbackPos,
+        elapsedMs: performance.now() - this.t0,
+        spentUsd: this.spentUsd,
+        retryAfterMs: this.retryAfterMs,
+      },
+      this.gw.retryBudget.canRetry(this.gw.inFlight),
+      Math.random(),
+    );
+    if (step.action === 'stop') {
+      this.trace.stop_reason = step.reason;
+      this.fail(code, message);
+      return this.settle();
+    }
+    this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + kind;
+    if (step.action === 'retry') {
+      this.retriesOnRoute++;
+      this.isRetry = true;
+      this.gw.retryBudget.begin();
+      this.avoid = member;
+    } else {
+      this.route = this.plan.routes[step.routeIndex]!;
+      this.fallbackPos++;
+      this.retriesOnRoute = 0;
+      this.avoid = null;
+    }
+    if (step.delayMs > 0) this.retryTimer = setTimeout(nextAttempt, step.delayMs, this);
+    else this.nextAttempt();
+  }
+
+  /** @internal the next attempt after a retry or fallback decision (from a timer or at once). */
+  nextAttempt(): void {
+    this.retryTimer = null;
+    try {
+      const member = this.chooseMember(this.route!);
+      this.avoid = null;
+      if (member === null) {
+        this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+        return this.settle();
+      }
+      this.dispatchUpstream();
+    } catch (err) {
+      this.internalError(err);
+    }
   }
 
   /** A bug, not a request problem: a generic 500 to the client, the detail to stderr only. */
@@ -761,7 +880,7 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
       'x-switchyard-lane', t.route_lane,
       'x-switchyard-pool', t.pool_id,
       'x-switchyard-attempts', String(t.attempts.length),
-      'x-switchyard-fallback', 'none',
+      'x-switchyard-fallback', this.fallbackReasons === '' ? 'none' : this.fallbackReasons,
       'x-switchyard-cache', t.cache,
     ];
     if (withCost) h.push('x-switchyard-cost-usd', t.cost_usd.toFixed(8));
@@ -797,6 +916,10 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem {
     if (this.settled) return;
     this.settled = true;
     this.clearTimer();
+    if (this.isRetry) {
+      this.isRetry = false;
+      this.gw.retryBudget.end();
+    }
     const trace = this.trace;
     trace.ts = isoTime(this.startMs);
     trace.latency_ms = round3(performance.now() - this.t0);
@@ -816,6 +939,10 @@ const EMPTY_CHUNKS: Buffer[] = [];
 const STORE_UNAVAILABLE = -2;
 
 function noop(): void {}
+
+function nextAttempt(call: ChatCall): void {
+  call.nextAttempt();
+}
 
 /**
  * Prompt tokens, estimated before the call to reserve against token limits: an upper bound rather than

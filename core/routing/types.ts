@@ -4,6 +4,7 @@ import type { ProviderContext } from '../upstream/provider.js';
 
 export type Lane = 'direct_small' | 'direct_large' | 'agentic' | 'auto';
 export type PoolKind = 'maas' | 'self_hosted' | 'batch';
+export type FallbackCondition = 'timeout' | '5xx' | 'rate_limited' | 'queue_time_over_slo' | 'connection_error';
 
 export interface PoolMember {
   readonly provider: ProviderContext;

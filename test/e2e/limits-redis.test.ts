@@ -48,7 +48,7 @@ describe.skipIf(!reachable)('limits across gateway processes sharing Redis', () 
     const config = join(dir, 'config.yaml');
     writeFileSync(
       config,
-      testConfigYaml({ keyLimits: '{ requests_per_minute: 100 }', limits: `{ store: redis, redis_url: "${REDIS_URL}", redis_key_prefix: "${prefix}", failure_mode: closed }` }),
+      testConfigYaml({ keyLimits: '{ requests_per_minute: 100 }', limits: `{ store: redis, redis_url: "${REDIS_URL}", redis_key_prefix: "${prefix}", failure_mode: closed, redis_timeout_ms: 2000 }` }),
     );
     for (let i = 0; i < 2; i++) {
       const child = spawn(process.execPath, [MAIN, 'serve', '--config', config, '--port', '0'], {

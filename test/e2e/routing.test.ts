@@ -1,0 +1,115 @@
+// Retries, fallbacks and canaries through the gateway (issue 4): three simulated providers — one that
+// always fails with 500, one that never answers in time, one that works — behind routes chained by
+// `route_policy.fallback`.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { DEMO_KEY, DEMO_KEY_SHA256, eventually, startStack, type Stack } from '../helpers/stack.js';
+
+function route(alias: string, pool: string, fallback: string[], extra = ''): string {
+  return `
+  - alias: ${alias}
+    use_case: routing test ${alias}
+    owner: team-test
+    route_policy:
+      lane: direct_small
+      slo: { ttft_ms: 800, latency_ms: 5000 }
+      budget: { max_cost_usd: null }
+      fallback: [${fallback.join(', ')}]
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx"]
+    pool_id: ${pool}
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [bad, slow, good]
+    quota: { requests_per_minute: 100000, tokens_per_minute: 100000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: null
+    trace_fields: [scenario_id]
+    prompt: null${extra}`;
+}
+
+const provider = (name: string, sim: string, timeout = 2000) => `
+  - name: ${name}
+    kind: openai
+    timeout_ms: ${timeout}
+    simulator: ${sim}
+    models:
+      - { name: m-${name}, input_usd_per_mtok: 1, output_usd_per_mtok: 2 }`;
+
+const YAML = `
+tenants: [{ id: demo, name: Demo }]
+keys: [{ id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256} }]
+providers:${provider('bad', '{ seed: 1, error_rate: 1, errors: { server_error: 1 } }')}${provider('slow', '{ seed: 2, ttft_ms: 3000 }', 150)}${provider('good', '{ seed: 3 }')}
+pools:
+  - { id: pool-bad, kind: maas, members: [{ provider: bad, model: m-bad }] }
+  - { id: pool-slow, kind: maas, members: [{ provider: slow, model: m-slow }] }
+  - { id: pool-good, kind: maas, members: [{ provider: good, model: m-good }] }
+routes:${route('chain.primary', 'pool-bad', ['chain.second', 'chain.third'])}${route('chain.second', 'pool-slow', [])}${route('chain.third', 'pool-good', [])}${route('canary.main', 'pool-good', [], '').replace('canary_share: 0\n    canary_target: null', 'canary_share: 0.5\n    canary_target: canary.next')}${route('canary.next', 'pool-slow', []).replace('pool_id: pool-slow', 'pool_id: pool-good')}
+`;
+
+describe('retries and fallbacks through the gateway', () => {
+  let s: Stack;
+  const agent = new Agent();
+  beforeAll(async () => {
+    s = await startStack('uws', YAML);
+  });
+  afterAll(async () => {
+    await agent.close();
+    await s.close();
+  });
+
+  async function chat(model: string, content = 'hello') {
+    const r = await request(s.url + '/v1/chat/completions', {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content }] }),
+    });
+    const json = (await r.body.json()) as { model?: string; error?: { code: string } };
+    const id = String(r.headers['x-request-id']);
+    await eventually(() => s.traces.records.some((t) => t.request_id === id));
+    return { status: r.statusCode, headers: r.headers, json, trace: s.traces.records.find((t) => t.request_id === id)! };
+  }
+
+  it('a request that fell back twice: 5xx, retried 5xx, timeout, then served by the third route', async () => {
+    const r = await chat('chain.primary');
+    expect(r.status).toBe(200);
+    expect(r.json.model).toBe('chain.primary');
+    expect(r.headers['x-switchyard-alias']).toBe('chain.primary');
+    expect(r.headers['x-switchyard-attempts']).toBe('4');
+    expect(r.headers['x-switchyard-fallback']).toBe('5xx>5xx>timeout');
+    expect(r.headers['x-switchyard-pool']).toBe('pool-good');
+    expect(r.trace.attempts.map((a) => [a.pool_id, a.provider, a.status, a.error_code])).toEqual([
+      ['pool-bad', 'bad', 500, 'upstream_error'],
+      ['pool-bad', 'bad', 500, 'upstream_error'],
+      ['pool-slow', 'slow', 504, 'upstream_timeout'],
+      ['pool-good', 'good', 200, null],
+    ]);
+    expect(r.trace).toMatchObject({ status: 200, stop_reason: 'success', pool_id: 'pool-good', provider: 'good', model: 'm-good' });
+  });
+
+  it('stops with the last error and says why when the chain is exhausted', async () => {
+    const r = await chat('chain.second');
+    expect(r.status).toBe(504);
+    expect(r.json.error?.code).toBe('upstream_timeout');
+    expect(r.trace.stop_reason).toBe('fallbacks_exhausted');
+    expect(r.headers['x-switchyard-attempts']).toBe('2');
+  });
+
+  it('does not retry a client error from the provider', async () => {
+    const r = await chat('chain.third', 'x [sim:unknown_directive=1]');
+    expect(r.status).toBe(400);
+    expect(r.json.error?.code).toBe('invalid_request');
+    expect(r.trace.attempts).toHaveLength(1);
+    expect(r.trace.stop_reason).toBe('client_error');
+  });
+
+  it('splits a canary route by the request id and says which arm in the trace', async () => {
+    const arms: boolean[] = [];
+    for (let i = 0; i < 40; i++) arms.push((await chat('canary.main')).trace.canary);
+    const canary = arms.filter(Boolean).length;
+    expect(canary).toBeGreaterThan(5);
+    expect(canary).toBeLessThan(35);
+  });
+});
