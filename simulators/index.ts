@@ -16,3 +16,14 @@ export {
   type FaultKind,
 } from './profile.js';
 export { runSimulate } from './cli.js';
+export {
+  startBatchSimulator,
+  resolveBatchProfile,
+  BATCH_STATUSES,
+  type BatchSimulator,
+  type BatchSimulatorOptions,
+  type BatchProfile,
+  type ResolvedBatchProfile,
+  type BatchStats,
+  type BatchStatus,
+} from './batch.js';
