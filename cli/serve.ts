@@ -159,7 +159,7 @@ export async function runServe(argv: string[]): Promise<number> {
     if (!drained) await gateway.upstream.destroy();
     await traces.close();
     await gateway.upstream.close();
-    await gateway.tokens.close();
+    await gateway.close();
     await limits?.close();
     await closeSims();
     // Single thread: no worker holds uWS handles, so exiting here is safe (idle keep-alive sockets would

@@ -471,7 +471,7 @@ class Batch {
   }
 
   json(): string {
-    const total = this.status === 'validating' ? 0 : this.lines.length;
+    const total = this.inProgressAt === null ? 0 : this.lines.length; // OpenAI counts nothing while validating
     return JSON.stringify({
       id: this.id,
       object: 'batch',

@@ -383,6 +383,7 @@ export class GpuReplicaModel<T = unknown> {
     this.counters.arrived++;
     this.queue.push(seq);
     this.settle();
+    this.advance(this.t); // events due at once (an empty prefill)
     return seq;
   }
 
@@ -417,6 +418,7 @@ export class GpuReplicaModel<T = unknown> {
     seq.doneMs = this.t;
     this.counters.cancelled++;
     this.settle();
+    this.advance(this.t);
     return true;
   }
 
@@ -432,7 +434,7 @@ export class GpuReplicaModel<T = unknown> {
       const tDecode = this.decodingCount > 0 ? this.t + (this.minVNext - this.v) / this.rate : Infinity;
       const tPrefill = this.prefillEnd;
       const next = tDecode < tPrefill ? tDecode : tPrefill;
-      if (!(next <= toMs)) break; // also stops on NaN-free Infinity
+      if (next > toMs) break;
       if (tDecode <= tPrefill) {
         this.moveTo(next);
         // Snap: the event time was computed from minVNext; float error must not leave it a hair short.

@@ -14,6 +14,9 @@ import { classifyLane, type ConcreteLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
 import { MemberHealth } from '../routing/health.js';
+import { LoadBoard, chooseReplica, type ReplicaLoad } from '../routing/selector.js';
+import { LoadReporter } from '../upstream/load-reports.js';
+import { stablePrefixHash } from '../prompt/prefix.js';
 import { RetryBudget, decideNext, type FailureKind } from '../routing/retry.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
@@ -77,6 +80,13 @@ export class Gateway {
     this.tokens = opts.tokens ?? new TokenCounter();
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
+    this.loadReports.watch(opts.plan.pools.values());
+  }
+
+  /** Stop background work (load reports, token workers). The upstream client is closed by its owner. */
+  async close(): Promise<void> {
+    this.loadReports.close();
+    await this.tokens.close();
   }
 
   /** Swap in a new Plan (config reload): one reference; requests in flight keep the Plan they started with. */
@@ -85,6 +95,7 @@ export class Gateway {
     this.keyCache = new Map();
     this.admissions = new WeakMap();
     this.plan = plan;
+    this.loadReports.watch(plan.pools.values());
   }
 
   /** The record of a presented key under `plan`, or null (unknown, revoked). Only valid keys are cached. */
@@ -178,6 +189,8 @@ export class Gateway {
   /** In-flight attempts by deadline. @internal */ readonly deadlines = new DeadlineList();
   /** Outlier ejection of pool members. @internal */ readonly health = new MemberHealth();
   /** Retries in flight against requests in flight. @internal */ readonly retryBudget = new RetryBudget();
+  /** What the gateway knows of each self-hosted replica's load. @internal */ readonly load = new LoadBoard();
+  /** Polls self-hosted replicas' load reports. */ readonly loadReports = new LoadReporter(this.load);
   /** @internal */ nextSeq(): number {
     return ++this.seq;
   }
@@ -300,6 +313,11 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
   /** The conditions that led to each further attempt, for `x-switchyard-fallback`. */
   private fallbackReasons = '';
   private avoid: PoolMember | null = null;
+  /** Hash of the request's stable prefix (self-hosted pools); -1 until computed. */
+  private prefixHash = -1;
+  /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
+  private attemptLoad: ReplicaLoad | null = null;
+  private queueTimeMs = 0;
   private admission: Admission | null = null;
   /** What was reserved per limit (null: nothing held); settled exactly once. */
   private reserved: number[] | null = null;
@@ -527,7 +545,13 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
 
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
   private chooseMember(route: RouteContext): PoolMember | null {
-    const member = pickMember(route.pool, route.allowedProviders, this.seq + this.trace.attempts.length, this);
+    const pool = route.pool;
+    const seq = this.seq + this.trace.attempts.length;
+    let member: PoolMember | null;
+    if (pool.kind === 'self_hosted') {
+      if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
+      member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
+    } else member = pickMember(pool, route.allowedProviders, seq, this);
     if (member === null) return null;
     this.member = member;
     this.trace.pool_id = route.pool.id;
@@ -548,7 +572,12 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     this.deadlineHit = false;
     this.retryAfter = '';
     this.retryAfterMs = 0;
+    this.queueTimeMs = 0;
     this.info.reset();
+    if (this.route!.pool.kind === 'self_hosted') {
+      this.attemptLoad = this.gw.load.of(member);
+      this.attemptLoad.inflight++;
+    }
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
     const upstreamBody = translator.buildBody(this.body!, member.model);
@@ -590,6 +619,12 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
   onResponseStart(controller: UpstreamController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
     this.controller = controller;
     this.status = statusCode;
+    // Self-hosted replicas say how long the request waited for a batch slot.
+    const q = headers['x-queue-time-ms'];
+    if (typeof q === 'string') {
+      const v = Number(q);
+      if (Number.isFinite(v) && v >= 0) this.queueTimeMs = v;
+    }
     if (statusCode !== 200) {
       this.mode = MODE_ERROR;
       const ra = headers['retry-after'];
@@ -842,14 +877,16 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
   }
 
   private recordAttempt(status: number, errorCode: string | null): void {
+    this.releaseLoad();
     this.trace.attempts.push({
       pool_id: this.route!.pool.id,
       provider: this.member!.provider.name,
       status,
       error_code: errorCode,
-      queue_time_ms: 0,
+      queue_time_ms: this.queueTimeMs,
       latency_ms: round3(performance.now() - this.attemptStart),
     });
+    this.trace.queue_time_ms += this.queueTimeMs;
     this.trace.stop_reason = errorCode === null ? 'success' : errorCode;
   }
 
@@ -911,11 +948,19 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     if (this.deadlineAt !== 0) this.gw.deadlines.remove(this);
   }
 
+  private releaseLoad(): void {
+    if (this.attemptLoad !== null) {
+      this.attemptLoad.inflight--;
+      this.attemptLoad = null;
+    }
+  }
+
   /** The one exit: runs exactly once per call, whatever path the call took. */
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
     this.clearTimer();
+    this.releaseLoad();
     if (this.isRetry) {
       this.isRetry = false;
       this.gw.retryBudget.end();

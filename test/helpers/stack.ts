@@ -128,7 +128,7 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
       await stop();
       await gateway.upstream.destroy();
       await limits?.close();
-      await gateway.tokens.close();
+      await gateway.close();
       await Promise.all(sims.map((s) => s.close()));
     },
   };

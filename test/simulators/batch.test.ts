@@ -39,10 +39,9 @@ async function upload(client: OpenAI, text: string, name = 'input.jsonl') {
 }
 
 /** Poll until the batch reaches `status` (bounded: about 5 s). */
-async function waitFor(client: OpenAI, id: string, status: Batch['status'], seen?: Set<string>): Promise<Batch> {
+async function waitFor(client: OpenAI, id: string, status: Batch['status']): Promise<Batch> {
   for (let i = 0; i < 500; i++) {
     const b = await client.batches.retrieve(id);
-    seen?.add(b.status);
     if (b.status === status) return b;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -99,9 +98,7 @@ describe('batch simulator: files and batches with the openai client', () => {
     expect(created.id).toMatch(/^batch_/);
     expect(created.expires_at).toBe(created.created_at + 86400);
 
-    const seen = new Set<string>(['validating']);
-    const done = await waitFor(client, created.id, 'completed', seen);
-    expect(seen.has('in_progress') || seen.has('finalizing')).toBe(true);
+    const done = await waitFor(client, created.id, 'completed');
     expect(done.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
     expect(done.error_file_id).toBeNull();
     expect(done.completed_at).toBeGreaterThanOrEqual(done.created_at);
@@ -206,13 +203,26 @@ describe('batch simulator: files and batches with the openai client', () => {
     await s.close(); // close() clears the pending timer: the batch stays as it is
     expect(s.stats.batches.cancelling).toBe(1);
 
-    const quick = await upload(client, jsonl(2));
-    const q = await client.batches.create({ input_file_id: quick.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
-    await client.batches.cancel(q.id);
-    const cancelled = await waitFor(client, q.id, 'cancelled');
+    // In progress, with counts moving: cancel keeps the results finished so far.
+    const { client: slow } = await start({ seed: 2, completion_ms: 100 });
+    const input = await upload(slow, jsonl(5));
+    const q = await slow.batches.create({ input_file_id: input.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    let mid = await waitFor(slow, q.id, 'in_progress');
+    expect(mid.request_counts!.total).toBe(5);
+    for (let i = 0; i < 200 && mid.request_counts!.completed === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      mid = await slow.batches.retrieve(q.id);
+    }
+    expect(mid.request_counts!.completed).toBeGreaterThan(0);
+    expect((await slow.batches.cancel(q.id)).status).toBe('cancelling');
+    const cancelled = await waitFor(slow, q.id, 'cancelled');
     expect(cancelled.cancelled_at).not.toBeNull();
-    expect(cancelled.request_counts!.completed).toBeLessThanOrEqual(2);
-    const err = await client.batches.cancel(q.id).catch((e) => e);
+    expect(cancelled.completed_at).toBeNull();
+    const kept = cancelled.request_counts!.completed;
+    expect(kept).toBeGreaterThanOrEqual(mid.request_counts!.completed);
+    expect(kept).toBeLessThan(5);
+    expect(await contentLines(slow, cancelled.output_file_id!)).toHaveLength(kept);
+    const err = await slow.batches.cancel(q.id).catch((e) => e);
     expect(err).toBeInstanceOf(OpenAI.APIError);
     expect(err.status).toBe(409);
   });
@@ -281,14 +291,18 @@ describe('batch simulator: validation and errors', () => {
   });
 
   it('answers 401 without a bearer token, and 404 on unknown routes', async () => {
+    const uploadsBefore = sim.stats.filesUploaded;
     const noAuth = await request(`${sim.url}/batches`, { method: 'GET' });
     expect(noAuth.statusCode).toBe(401);
     expect((await noAuth.body.json()) as object).toMatchObject({ error: { type: 'invalid_request_error' } });
     const upload401 = await request(`${sim.url}/files`, { method: 'POST', body: 'x', headers: { 'content-type': 'multipart/form-data; boundary=x' } });
     expect(upload401.statusCode).toBe(401);
     await upload401.body.dump();
-    const bad = new OpenAI({ apiKey: '', baseURL: sim.url, maxRetries: 0 });
-    expect((await bad.batches.list().catch((e) => e)).status).toBe(401);
+    const noKey = { headers: { Authorization: null } };
+    const e1 = await client.files.create({ file: await toFile(Buffer.from(jsonl(1)), 'a.jsonl'), purpose: 'batch' }, noKey).catch((e) => e);
+    expect(e1).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect((await client.batches.retrieve('batch_x', noKey).catch((e) => e)).status).toBe(401);
+    expect(sim.stats.filesUploaded).toBe(uploadsBefore);
     const unknown = await request(`${sim.url}/nothing`, { headers: { authorization: 'Bearer x' } });
     expect(unknown.statusCode).toBe(404);
     await unknown.body.dump();

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     if (!drained) await gateway.upstream.destroy();
     await traces.close();
     await gateway.upstream.close();
-    await gateway.tokens.close();
+    await gateway.close();
     await limits?.close();
     port.close();
   });

@@ -59,7 +59,7 @@ describe('streaming backpressure', () => {
   });
   afterAll(async () => {
     await gateway.upstream.destroy();
-    await gateway.tokens.close();
+    await gateway.close();
     await Promise.all(sims.map((s) => s.close()));
   });
 
