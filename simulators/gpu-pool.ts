@@ -854,7 +854,7 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
     const seq = call.seq;
     if (seq === null || this.server.closed) return;
     if (seq.state !== SeqState.Done && seq.state !== SeqState.Cancelled && seq.state !== SeqState.Idle) {
-      if (seq.state !== SeqState.Queued) this.finishedAbort++;
+      this.finishedAbort++;
       this.model.cancel(seq, this.server.clock());
       this.schedule();
     }

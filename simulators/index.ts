@@ -27,3 +27,30 @@ export {
   type BatchStats,
   type BatchStatus,
 } from './batch.js';
+export {
+  startGpuPoolSimulator,
+  resolveGpuPoolProfile,
+  type GpuPoolSimulator,
+  type GpuPoolSimulatorOptions,
+  type GpuPoolProfile,
+  type ResolvedGpuPoolProfile,
+  type GpuPoolStats,
+  type GpuReplicaStats,
+  type GpuReplicaEndpoint,
+  type GpuRequestLogEntry,
+  type GpuFault,
+} from './gpu-pool.js';
+export {
+  GpuReplicaModel,
+  GpuSeq,
+  PrefixCache,
+  GpuModelCounters,
+  SeqState,
+  decodeFactor,
+  DEFAULT_DECODE_SLOWDOWN,
+  DEFAULT_PREFIX_CACHE_TOKENS,
+  MIN_DECODE_FACTOR,
+  type GpuModelConfig,
+  type GpuModelListener,
+  type PrefixKey,
+} from './gpu-model.js';
