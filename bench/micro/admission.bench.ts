@@ -11,6 +11,10 @@ import { compilePlan, validateConfig, type Plan } from '../../core/config/index.
 import { authenticate, keyMayUse, presentedKey } from '../../core/pipeline/auth.js';
 import { classifyLane } from '../../core/routing/lane.js';
 import { pickMember } from '../../core/routing/pool.js';
+import { LoadBoard, chooseReplica } from '../../core/routing/selector.js';
+import { canaryArm } from '../../core/routing/canary.js';
+import { stablePrefixHash } from '../../core/prompt/prefix.js';
+import type { PoolContext, PoolMember } from '../../core/routing/types.js';
 import { validateChatRequest } from '../../core/schema/openai-validate.js';
 import type { ChatCompletionRequest } from '../../core/schema/openai.js';
 
@@ -121,6 +125,9 @@ export async function run(): Promise<MicroResult[]> {
 
   let sink = 0;
   let seq = 0;
+  const gpuMembers: PoolMember[] = Array.from({ length: 8 }, (_, i) => ({ provider: { name: `r${i}` } as PoolMember['provider'], model: 'llama', weight: 1, price: null }));
+  const gpuPool: PoolContext = { id: 'gpu', kind: 'self_hosted', members: gpuMembers, replicas: 8, maxBatch: 64, prefillTokensPerS: 0, decodeTokensPerS: 0, gpuHourUsd: 0 };
+  const board = new LoadBoard();
   const bench = new Bench({ name: 'admission (small plan)', time: 300, warmupTime: 100 });
   const batched = (fn: () => number, batch = BATCH) => () => {
     const start = bench.now();
@@ -160,6 +167,18 @@ export async function run(): Promise<MicroResult[]> {
     .add(
       'pickMember (weighted, 2 members)',
       batched(() => pickMember(route.pool, route.allowedProviders, ++seq)!.weight),
+    )
+    .add(
+      'chooseReplica (8 replicas, prefix affinity)',
+      batched(() => chooseReplica(gpuPool, [], board, (++seq * 2654435761) >>> 0 || 1, seq, null)!.weight),
+    )
+    .add(
+      'stablePrefixHash (a 70-character system prompt before the last message)',
+      batched(() => stablePrefixHash(req)),
+    )
+    .add(
+      'canaryArm (request id)',
+      batched(() => (canaryArm('req_5d0c2f9a1b0_' + (++seq & 1023), 0.1) ? 1 : 0)),
     );
   await bench.run();
   if (sink === 0.5) throw new Error('unreachable'); // keeps `sink` observable so calls are not dropped
