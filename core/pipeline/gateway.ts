@@ -29,6 +29,8 @@ import { TokenCounter } from '../accounting/tokens.js';
 import { TraceRecord, isoTime, type TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
+import { BatchJobs, type BatchJob, type BatchJobOwner } from './batch-jobs.js';
+import type { BatchResult } from '../upstream/batch-client.js';
 
 const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
@@ -86,6 +88,7 @@ export class Gateway {
   /** Stop background work (load reports, token workers). The upstream client is closed by its owner. */
   async close(): Promise<void> {
     this.loadReports.close();
+    this.batches.close();
     await this.tokens.close();
   }
 
@@ -152,7 +155,17 @@ export class Gateway {
       return sink.send(200, JSON_HEADERS, '{"status":"ready"}');
     }
     if (path === '/v1/models') return this.models(req, sink);
+    if (path.startsWith('/v1/batch_jobs/')) return this.batchJob(req, sink, path.slice(15));
     return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
+  }
+
+  /** GET /v1/batch_jobs/{id}: a batch job's state, and its result once completed (same tenant only). */
+  private batchJob(req: IngressRequest, sink: Sink, id: string): void {
+    const key = authenticateRequest(this.plan, req, sink);
+    if (key === null) return;
+    const job = this.batches.get(id);
+    if (job === undefined || job.tenant !== key.tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
+    sink.send(200, JSON_HEADERS, batchJobJson(job));
   }
 
   /** A transport refused a body over `maxBodyBytes` before reading it whole. */
@@ -191,6 +204,7 @@ export class Gateway {
   /** Retries in flight against requests in flight. @internal */ readonly retryBudget = new RetryBudget();
   /** What the gateway knows of each self-hosted replica's load. @internal */ readonly load = new LoadBoard();
   /** Polls self-hosted replicas' load reports. */ readonly loadReports = new LoadReporter(this.load);
+  /** Jobs of batch pools, by id. */ readonly batches = new BatchJobs();
   /** @internal */ nextSeq(): number {
     return ++this.seq;
   }
@@ -231,6 +245,13 @@ export class Gateway {
   }
 }
 
+function batchJobJson(job: BatchJob): string {
+  return (
+    '{"id":' + JSON.stringify(job.id) + ',"object":"switchyard.batch_job","status":"' + job.status + '","model":' + JSON.stringify(job.model) +
+    ',"created_at":' + Math.floor(job.createdAt / 1000) + ',"response":' + (job.response ?? 'null') + ',"error":' + (job.error === null ? 'null' : JSON.stringify(job.error)) + '}'
+  );
+}
+
 function safePath(path: string): string {
   return path.length > 200 ? path.slice(0, 200) + '…' : path;
 }
@@ -269,7 +290,7 @@ const MODE_ERROR = 3; // non-200: collect (bounded) for the error message
  * upstream call and the listener of its sink, so no closure or promise is made per request.
  * Every exit path ends in settle(), which runs exactly once.
  */
-class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFilter {
+class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFilter, BatchJobOwner {
   // Every field is set in the constructor so all calls share one hidden class (V8).
   private readonly gw: Gateway;
   private readonly req: IngressRequest;
@@ -318,6 +339,8 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
   /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
   private attemptLoad: ReplicaLoad | null = null;
   private queueTimeMs = 0;
+  /** Set when the route's pool is a batch pool: the job the client polls. */
+  job: BatchJob = NO_JOB;
   private admission: Admission | null = null;
   /** What was reserved per limit (null: nothing held); settled exactly once. */
   private reserved: number[] | null = null;
@@ -448,6 +471,10 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     const member = this.chooseMember(this.route!);
     if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
 
+    if (this.route!.pool.kind === 'batch' && body.stream === true) {
+      return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
+    }
+
     // 6. Token budget of the route.
     const budget = route.tokenBudget;
     const promptTokens = estimatePromptTokens(body);
@@ -562,6 +589,7 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
 
   /** Call the provider; the answer arrives through the handler methods below. */
   private dispatchUpstream(): void {
+    if (this.route!.pool.kind === 'batch') return this.enqueueBatch();
     const member = this.member!;
     // Per-attempt state (a retry or a fallback reuses this object as the undici handler).
     this.mode = MODE_NONE;
@@ -587,6 +615,56 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     this.dispatched = true;
     this.upstreamStarted = true;
     this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+  }
+
+  /** Batch pools: answer 202 with the job now; the batch result settles the request later. */
+  private enqueueBatch(): void {
+    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
+    const trace = this.trace;
+    this.job = { id: 'job_' + trace.request_id.slice(4), tenant: trace.tenant, model: trace.alias, createdAt: Date.now(), status: 'queued', response: null, error: null, finishedAt: 0 };
+    this.attemptStart = performance.now();
+    this.dispatched = true;
+    this.upstreamStarted = true;
+    this.responded = true;
+    this.gw.batches.enqueue(this.member!, this);
+    const h = this.routedHeaders(JSON_TYPE, false);
+    h.push('location', '/v1/batch_jobs/' + this.job.id);
+    this.sink.send(202, h, batchJobJson(this.job));
+  }
+
+  /** @internal BatchJobOwner: the upstream body of this request. */
+  batchBody(): string {
+    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model);
+  }
+
+  /** @internal BatchJobOwner: the batch answered (or failed); record, account and settle. */
+  batchDone(result: BatchResult | null, failure: string | null): void {
+    const job = this.job;
+    job.finishedAt = Date.now();
+    try {
+      if (result !== null && result.status === 200) {
+        job.response = String(this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info));
+        job.status = 'completed';
+        this.recordAttempt(200, null);
+        this.finishAccounting();
+        this.trace.status = 200;
+      } else {
+        const status = result?.status ?? 502;
+        const code: ErrorCode = status === 429 ? 'upstream_rate_limited' : status >= 400 && status < 500 ? 'invalid_request' : 'upstream_error';
+        job.status = 'failed';
+        job.error = { code, message: failure ?? `The request failed in the batch (HTTP ${status}).` };
+        this.recordAttempt(status, code);
+        this.trace.status = ERRORS[code].status;
+        this.trace.error_code = code;
+      }
+    } catch (err) {
+      job.status = 'failed';
+      job.error = { code: 'upstream_bad_response', message: 'The provider returned a malformed batch result.' };
+      this.trace.status = 502;
+      this.trace.error_code = 'upstream_bad_response';
+      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).message}\n`);
+    }
+    this.settle();
   }
 
   /** Give back what admission held, against what the request really used. Runs once, from settle. */
@@ -980,6 +1058,8 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+/** `ChatCall.job` until the request becomes a batch job (keeps the field one shape). */
+const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdAt: 0, status: 'queued', response: null, error: null, finishedAt: 0 }) as BatchJob;
 /** ReserveOutcome.refusedIndex when the store could not be asked (core/limits/store.ts). */
 const STORE_UNAVAILABLE = -2;
 

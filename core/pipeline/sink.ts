@@ -43,11 +43,13 @@ export interface Sink {
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   200: '200 OK',
+  202: '202 Accepted',
   400: '400 Bad Request',
   401: '401 Unauthorized',
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  409: '409 Conflict',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
   429: '429 Too Many Requests',
