@@ -589,7 +589,9 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
 
   /** Call the provider; the answer arrives through the handler methods below. */
   private dispatchUpstream(): void {
-    if (this.route!.pool.kind === 'batch') return this.enqueueBatch();
+    const route = this.route!;
+    if (route.pool.kind === 'batch') return this.enqueueBatch();
+    if (route.pool.kind === 'self_hosted' && this.queueOverSlo(route)) return;
     const member = this.member!;
     // Per-attempt state (a retry or a fallback reuses this object as the undici handler).
     this.mode = MODE_NONE;
@@ -615,6 +617,28 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     this.dispatched = true;
     this.upstreamStarted = true;
     this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+  }
+
+  /**
+   * `queue_time_over_slo`: before calling a self-hosted replica, estimate the wait for a batch slot
+   * (requests queued ahead × one request's decode time ÷ the batch size) and, when it exceeds the SLO's
+   * time to first token and the route lists the condition, treat the attempt as failed without sending
+   * it (the replica is not counted as failing: it is busy, not broken). True when it did so.
+   */
+  private queueOverSlo(route: RouteContext): boolean {
+    const primary = this.primary!;
+    if (!primary.fallbackCondition.includes('queue_time_over_slo') || primary.slo.ttftMs <= 0) return false;
+    const pool = route.pool;
+    const ahead = this.gw.load.expectedQueue(this.member!, pool.maxBatch);
+    if (ahead === 0 || pool.decodeTokensPerS <= 0) return false;
+    const body = this.body!;
+    const outTokens = body.max_completion_tokens ?? body.max_tokens ?? route.tokenBudget.maxOutputTokens;
+    const expectedMs = (ahead * ((outTokens / pool.decodeTokensPerS) * 1000)) / Math.max(1, pool.maxBatch);
+    if (expectedMs <= primary.slo.ttftMs) return false;
+    this.attemptStart = performance.now();
+    this.queueTimeMs = Math.round(expectedMs);
+    this.attemptFailed('queue_time_over_slo', 503, 'upstream_unavailable', `Pool '${pool.id}' would queue this request about ${Math.round(expectedMs)} ms, over the route's ${primary.slo.ttftMs} ms time to first token.`, false);
+    return true;
   }
 
   /** Batch pools: answer 202 with the job now; the batch result settles the request later. */
@@ -879,10 +903,10 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
    * An attempt failed before anything reached the client: record it, then retry, fall back, or answer
    * with this attempt's error (routing/retry.ts decides; the trace keeps every attempt and the reason).
    */
-  private attemptFailed(kind: FailureKind, status: number, code: ErrorCode, message: string): void {
+  private attemptFailed(kind: FailureKind, status: number, code: ErrorCode, message: string, memberFailed = true): void {
     this.recordAttempt(status, code);
     const member = this.member!;
-    if (kind !== 'client_error' && kind !== 'context_length' && kind !== 'content_policy') this.gw.health.failure(this.route!.pool, member, performance.now());
+    if (memberFailed && kind !== 'client_error' && kind !== 'context_length' && kind !== 'content_policy') this.gw.health.failure(this.route!.pool, member, performance.now());
     if (this.isRetry) {
       this.isRetry = false;
       this.gw.retryBudget.end();

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { compilePlan, Gateway, MemoryTraceSink, parseConfigText } from '../../core/index.js';
 import { startUwsServer, type UwsServer } from '../../transports/uws/server.js';
-import { startGpuPoolSimulator, type GpuPoolSimulator } from '../../simulators/index.js';
+import { startGpuPoolSimulator, startMaasSimulator, type GpuPoolSimulator, type MaasSimulator } from '../../simulators/index.js';
 import { DEMO_KEY, DEMO_KEY_SHA256, eventually } from '../helpers/stack.js';
 
-function yaml(replicaUrls: string[]): string {
+function yaml(replicaUrls: string[], maasUrl: string | null = null): string {
   const providers = replicaUrls
     .map((u, i) => `
   - name: r${i}
@@ -19,7 +19,8 @@ function yaml(replicaUrls: string[]): string {
   return `
 tenants: [{ id: demo, name: Demo }]
 keys: [{ id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256} }]
-providers:${providers}
+providers:${providers}${maasUrl === null ? '' : `
+  - { name: maas, kind: openai, base_url: ${maasUrl}, api_key_env: MAAS_KEY, models: [{ name: gpt-4o-mini, input_usd_per_mtok: 0.15, output_usd_per_mtok: 0.6 }] }`}
 pools:
   - id: gpu
     kind: self_hosted
@@ -28,7 +29,8 @@ pools:
     max_batch: 2
     prefill_tokens_per_s: 20000
     decode_tokens_per_s: 200
-    gpu_hour_usd: 2.5
+    gpu_hour_usd: 2.5${maasUrl === null ? '' : `
+  - { id: maas-pool, kind: maas, members: [{ provider: maas, model: gpt-4o-mini }] }`}
 routes:
   - alias: gpu.chat
     use_case: self-hosted test
@@ -46,7 +48,39 @@ routes:
     safety_policy: null
     trace_fields: [scenario_id]
     prompt: null
-`;
+${maasUrl === null ? '' : `  - alias: gpu.fast
+    use_case: self-hosted with an SLO, falling back to a managed API when the queue is too long
+    owner: team-test
+    route_policy: { lane: direct_small, slo: { ttft_ms: 100, latency_ms: 20000 }, budget: { max_cost_usd: null }, fallback: [maas.chat] }
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [queue_time_over_slo, timeout, "5xx"]
+    pool_id: gpu
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [${replicaUrls.map((_, i) => `r${i}`).join(', ')}]
+    quota: { requests_per_minute: 100000, tokens_per_minute: 100000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: null
+    trace_fields: [scenario_id]
+    prompt: null
+  - alias: maas.chat
+    use_case: managed fallback
+    owner: team-test
+    route_policy: { lane: direct_small, slo: { ttft_ms: 1000, latency_ms: 20000 }, budget: { max_cost_usd: null }, fallback: [] }
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx"]
+    pool_id: maas-pool
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [maas]
+    quota: { requests_per_minute: 100000, tokens_per_minute: 100000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: null
+    trace_fields: [scenario_id]
+    prompt: null
+`}`;
 }
 
 describe('self-hosted pool routing', () => {
@@ -114,6 +148,61 @@ describe('self-hosted pool routing', () => {
     expect(onBusy).toBeLessThanOrEqual(2);
     const queued = traces.records.filter((t) => ids.includes(t.request_id)).map((t) => t.queue_time_ms);
     expect(queued.every((q) => q >= 0)).toBe(true);
+    await Promise.all(direct);
+  });
+});
+
+describe('queue_time_over_slo', () => {
+  let sim: GpuPoolSimulator;
+  let maas: MaasSimulator;
+  let gateway: Gateway;
+  let server: UwsServer;
+  const traces = new MemoryTraceSink();
+
+  beforeAll(async () => {
+    sim = await startGpuPoolSimulator({ replicas: 2, max_batch: 2, prefill_tokens_per_s: 20000, decode_tokens_per_s: 200, seed: 6, output_tokens: 20 });
+    maas = await startMaasSimulator({ seed: 6 });
+    const parsed = parseConfigText(yaml(sim.replicas.map((r) => r.url), maas.url));
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    gateway = new Gateway({ plan: compilePlan(parsed.config, { env: { MAAS_KEY: 'sk-m' } }), traces });
+    server = await startUwsServer(gateway, { port: 0 });
+  });
+  afterAll(async () => {
+    server.close();
+    await gateway.upstream.destroy();
+    await gateway.close();
+    await sim.close();
+    await maas.close();
+  });
+
+  it('falls back to the managed pool when every replica would queue past the SLO, without sending to them', async () => {
+    const direct = sim.replicas.flatMap((rep) =>
+      Array.from({ length: 6 }, () =>
+        request(rep.url + '/chat/completions', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'llama', messages: [{ role: 'user', content: 'busy [sim:output_tokens=80]' }] }),
+        }).then((r) => r.body.text()),
+      ),
+    );
+    const pool = gateway.currentPlan.pools.get('gpu')!;
+    await eventually(() => pool.members.every((m) => gateway.load.of(m).reportedWaiting > 0), 3000);
+    const before = sim.stats.requests;
+    const r = await request(server.url + '/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpu.fast', max_tokens: 100, messages: [{ role: 'user', content: 'now please' }] }),
+    });
+    await r.body.text();
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['x-switchyard-fallback']).toBe('queue_time_over_slo>queue_time_over_slo');
+    expect(r.headers['x-switchyard-pool']).toBe('maas-pool');
+    expect(sim.stats.requests).toBe(before); // the replicas never saw it
+    const id = String(r.headers['x-request-id']);
+    await eventually(() => traces.records.some((t) => t.request_id === id));
+    const t = traces.records.find((x) => x.request_id === id)!;
+    expect(t.attempts.map((a) => a.error_code)).toEqual(['upstream_unavailable', 'upstream_unavailable', null]);
+    expect(t.attempts[0]!.queue_time_ms).toBeGreaterThan(100);
     await Promise.all(direct);
   });
 });
