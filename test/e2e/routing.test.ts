@@ -45,7 +45,8 @@ pools:
   - { id: pool-bad, kind: maas, members: [{ provider: bad, model: m-bad }] }
   - { id: pool-slow, kind: maas, members: [{ provider: slow, model: m-slow }] }
   - { id: pool-good, kind: maas, members: [{ provider: good, model: m-good }] }
-routes:${route('chain.primary', 'pool-bad', ['chain.second', 'chain.third'])}${route('chain.second', 'pool-slow', [])}${route('chain.third', 'pool-good', [])}${route('canary.main', 'pool-good', [], '').replace('canary_share: 0\n    canary_target: null', 'canary_share: 0.5\n    canary_target: canary.next')}${route('canary.next', 'pool-slow', []).replace('pool_id: pool-slow', 'pool_id: pool-good')}
+  - { id: pool-mixed, kind: maas, members: [{ provider: bad, model: m-bad }, { provider: good, model: m-good }] }
+routes:${route('mixed.chat', 'pool-mixed', [])}${route('chain.primary', 'pool-bad', ['chain.second', 'chain.third'])}${route('chain.second', 'pool-slow', [])}${route('chain.third', 'pool-good', [])}${route('canary.main', 'pool-good', [], '').replace('canary_share: 0\n    canary_target: null', 'canary_share: 0.5\n    canary_target: canary.next')}${route('canary.next', 'pool-slow', []).replace('pool_id: pool-slow', 'pool_id: pool-good')}
 `;
 
 describe('retries and fallbacks through the gateway', () => {
@@ -103,6 +104,21 @@ describe('retries and fallbacks through the gateway', () => {
     expect(r.json.error?.code).toBe('invalid_request');
     expect(r.trace.attempts).toHaveLength(1);
     expect(r.trace.stop_reason).toBe('client_error');
+  });
+
+  it('ejects a member that keeps failing, so later requests go straight to the healthy one', async () => {
+    // Until ejection, requests that land on `bad` are retried on `good` (2 attempts); after five
+    // consecutive failures `bad` is skipped for a while and every request takes one attempt.
+    const attempts: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await chat('mixed.chat');
+      expect(r.status).toBe(200);
+      attempts.push(r.trace.attempts.length);
+    }
+    expect(attempts.slice(0, 20)).toContain(2);
+    expect(attempts.slice(-10).every((n) => n === 1)).toBe(true);
+    const bad = s.gateway.currentPlan.pools.get('pool-mixed')!.members[0]!;
+    expect(s.gateway.health.isEjected(bad, performance.now())).toBe(true);
   });
 
   it('splits a canary route by the request id and says which arm in the trace', async () => {
