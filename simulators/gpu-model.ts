@@ -94,6 +94,8 @@ export class GpuSeq<T = unknown> {
   outputTokens = 0;
   prefixKey: PrefixKey | null = null;
   prefixTokens = 0;
+  /** vLLM's request `priority`: lower values leave the waiting queue first (FIFO among equals). */
+  priority = 0;
   state: SeqState = SeqState.Idle;
   /** Prompt tokens found in the prefix cache (set at prefill start). */
   cachedTokens = 0;
@@ -154,6 +156,10 @@ export interface GpuModelListener<T> {
   completed(seq: GpuSeq<T>, atMs: number): void;
 }
 
+function priorityOf(s: GpuSeq<unknown>): number {
+  return s.priority;
+}
+
 /** A growable FIFO ring. */
 class Ring<T> {
   private buf: (T | null)[];
@@ -177,6 +183,21 @@ class Ring<T> {
     this.head = (this.head + 1) % this.buf.length;
     this.length--;
     return x;
+  }
+
+  /** Insert after the last element whose key is ≤ `key(x)` (a stable priority order; O(n)). */
+  insertBy(x: T, key: (y: T) => number): void {
+    const k = key(x);
+    if (this.length === 0 || key(this.at(this.length - 1)) <= k) return this.push(x);
+    if (this.length === this.buf.length) this.grow();
+    const cap = this.buf.length;
+    let i = this.length;
+    while (i > 0 && key(this.buf[(this.head + i - 1) % cap]!) > k) {
+      this.buf[(this.head + i) % cap] = this.buf[(this.head + i - 1) % cap]!;
+      i--;
+    }
+    this.buf[(this.head + i) % cap] = x;
+    this.length++;
   }
 
   at(i: number): T {
@@ -381,7 +402,7 @@ export class GpuReplicaModel<T = unknown> {
     seq.arrivalMs = this.t;
     seq.state = SeqState.Queued;
     this.counters.arrived++;
-    this.queue.push(seq);
+    this.queue.insertBy(seq, priorityOf);
     this.settle();
     this.advance(this.t); // events due at once (an empty prefill)
     return seq;

@@ -418,6 +418,8 @@ class GpuCall {
   promptTokens = 0;
   prefixKey = 0;
   prefixTokens = 0;
+  /** vLLM's `priority` request field (lower is served first). */
+  priority = 0;
   fault: GpuFault | null = null;
   created = 0;
 
@@ -613,6 +615,11 @@ class GpuCall {
         return badRequest(`Invalid '${maxParam}': integer below minimum value. Expected a value >= 1.`, maxParam, 'integer_below_min_value');
       }
     }
+    const priority = body.priority;
+    if (priority !== undefined && priority !== null && (typeof priority !== 'number' || !Number.isInteger(priority))) {
+      return badRequest("Invalid 'priority': expected an integer.", 'priority', 'invalid_type');
+    }
+    this.priority = typeof priority === 'number' ? priority : 0;
     const stream = body.stream === true;
     this.stream = stream;
     if (stream) {
@@ -837,6 +844,7 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
 
   submit(call: GpuCall): void {
     const seq = new GpuSeq<GpuCall>(call, call.promptTokens, call.pieces.length, call.prefixTokens > 0 ? call.prefixKey : null, call.prefixTokens);
+    seq.priority = call.priority;
     call.seq = seq;
     this.server.active.add(call);
     const model = this.model;

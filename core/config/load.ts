@@ -237,8 +237,12 @@ function crossCheck(data: Obj, problems: Problem[]): void {
 
   // pools: members name existing providers and models those providers list.
   const poolProviders = new Map<string, Set<string>>();
+  const poolKinds = new Map<string, string>();
   pools.forEach((pool, i) => {
     if (!isObj(pool)) return;
+    const kindOf = str(pool.kind);
+    const idOf = str(pool.id);
+    if (kindOf !== undefined && idOf !== undefined && !poolKinds.has(idOf)) poolKinds.set(idOf, kindOf);
     const provs = new Set<string>();
     const pairs = new Map<string, number>();
     list(pool.members).forEach((m, j) => {
@@ -274,6 +278,13 @@ function crossCheck(data: Obj, problems: Problem[]): void {
     const poolId = str(r.pool_id);
     if (poolId !== undefined && !poolIds.has(poolId)) {
       add(at('pool_id'), `unknown pool "${poolId}"${suggestion(poolId, [...poolIds.keys()], 'pools')}`);
+    }
+    // Batch pools answer with jobs, not completions: only batch-latency routes may use them, and
+    // batch-latency routes must.
+    const poolKind = poolId !== undefined ? poolKinds.get(poolId) : undefined;
+    const latencyClass = str(r.latency_class);
+    if (poolKind !== undefined && latencyClass !== undefined && (poolKind === 'batch') !== (latencyClass === 'batch')) {
+      add(at('latency_class'), poolKind === 'batch' ? `must be batch: pool "${poolId}" is a batch pool` : `batch needs a batch pool (pool "${poolId}" is ${poolKind})`);
     }
 
     const rp = r.route_policy;

@@ -610,7 +610,9 @@ class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFil
     }
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
-    const upstreamBody = translator.buildBody(this.body!, member.model);
+    let upstreamBody = translator.buildBody(this.body!, member.model);
+    // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
+    if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
     this.attemptStart = performance.now();
     this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);

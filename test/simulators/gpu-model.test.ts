@@ -92,6 +92,24 @@ describe('gpu model: admission and FIFO queueing', () => {
     expect(m.expectedQueueTimeMs()).toBe(0);
   });
 
+  it('admits waiting requests by priority (lower first), first come first served among equals', () => {
+    const m = new GpuReplicaModel<string>({ ...UNIT, max_batch: 1 });
+    const running = m.submit(new GpuSeq('run', 5, 10), 0);
+    const seq = (name: string, priority: number) => {
+      const x = new GpuSeq(name, 5, 10);
+      x.priority = priority;
+      return x;
+    };
+    const low1 = m.submit(seq('low1', 5), 1);
+    const high = m.submit(seq('high', 0), 2);
+    const low2 = m.submit(seq('low2', 5), 3);
+    const high2 = m.submit(seq('high2', 0), 4);
+    m.advance(1000);
+    const order = [high, high2, low1, low2].map((x) => x.admitMs);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(high.admitMs).toBe(running.doneMs);
+  });
+
   it('cancel frees a queued place or a running slot', () => {
     const { events, listener } = recorder();
     const m = new GpuReplicaModel<string>({ ...UNIT, max_batch: 1 }, listener);

@@ -445,3 +445,12 @@ describe('the demo config users run', () => {
     expect(r.ok ? [] : r.problems).toEqual([]);
   });
 });
+
+describe('batch pools and latency class', () => {
+  it('a batch pool needs latency_class batch, and latency_class batch needs a batch pool', () => {
+    const text = readFileSync(fixture('reference.yaml'), 'utf8').replace('latency_class: interactive', 'latency_class: batch');
+    const r = parseConfigText(text, 'reference.yaml');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problems.some((p) => p.startsWith('routes.0.latency_class: batch needs a batch pool'))).toBe(true);
+  });
+});
