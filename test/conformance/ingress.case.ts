@@ -296,6 +296,7 @@ export function ingressConformance(transport: TransportName): void {
       const t = s.traces.records.find((x) => x.request_id === r.headers['x-request-id'])!;
       expect(t.error_code).toBe('upstream_stream_interrupted');
       expect(t.outcome).toBe('error');
+      expect(t.attempts).toHaveLength(1); // never retried after the first byte reached the client
       expect(t.tokens_estimated).toBe(true);
       expect(t.input_tokens).toBeGreaterThan(0);
     });
