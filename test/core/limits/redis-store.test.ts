@@ -45,6 +45,7 @@ if (unreachable !== null) {
       });
     });
   } else {
+    // Skipped on purpose: a laptop without Redis may skip with a one-line reason (CI=true fails above).
     process.stderr.write(`redis-store.test: Redis tests skipped, Redis not reachable at ${REDIS_URL} (${unreachable})\n`);
     describe.skip(`RedisLimitStore: skipped, Redis not reachable at ${REDIS_URL} (${unreachable})`, () => {
       it('needs Redis', () => {});
