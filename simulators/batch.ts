@@ -8,9 +8,9 @@
 //   (with the results finished so far).
 // One timer per batch, re-armed for its next event; close() clears them all.
 //
-// Chat completions inside the output file use the MaaS simulator's rules (simulators/maas.ts, which
-// exports none of them): prompt tokens = ceil(chars / 4) + 3 per message, one word per completion token,
-// text drawn from a PRNG seeded by the profile seed and the messages. With the same seed and
+// Chat completions inside the output file use the MaaS simulator's rules, from the modules the two share
+// (simulators/generate.ts, chat-request.ts, openai-wire.ts): prompt tokens = ceil(chars / 4) + 3 per
+// message, one word per completion token, text drawn from a PRNG seeded by the profile seed and the messages. With the same seed and
 // output_tokens, a batch answer has the same content and usage as the MaaS simulator's answer.
 // Directives in a request's last user message: [sim:fault=500|429|503] fails that request,
 // [sim:output_tokens=N] sets its length; [sim:ttft_ms=..] and [sim:tokens_per_s=..] are accepted and ignored.
@@ -19,13 +19,27 @@
 // batch creations, so the same seed and the same calls give the same ids and the same output files
 // (only `created` timestamps differ).
 
-import { createRequire } from 'node:module';
-import type * as UWSTypes from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import type { ChatMessage } from '../core/schema/openai.js';
-
-// uWebSockets.js is a CommonJS native addon.
-const uWS = createRequire(import.meta.url)('uWebSockets.js') as typeof UWSTypes;
+import { Directives, MessageScan, maxTokensOf, readDirectives, scanMessages, type DirectiveRules } from './chat-request.js';
+import { FNV1A_BASIS, ID_ALPHABET, Rng, fmix32, seed32, textPieces } from './generate.js';
+import {
+  BEARER_RE,
+  ERR_BAD_JSON_MESSAGE,
+  ERR_RATE_LIMITED,
+  ERR_SERVER,
+  ERR_TOO_LARGE,
+  ERR_UNAUTHORIZED,
+  ERR_UNAVAILABLE,
+  HEALTH_BODY,
+  HttpError,
+  SIM_FINGERPRINT,
+  badRequest,
+  completionJson,
+  errorJson,
+  textMessageJson,
+  usageJson,
+} from './openai-wire.js';
+import { closeApp, listenApp, sendInvalidUrl, sendJson, uWS } from './uws.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Public API
@@ -206,85 +220,8 @@ export function parseMultipart(body: Buffer, boundary: string): MultipartPart[] 
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Deterministic helpers (the MaaS simulator's, which it does not export: keep the two in step)
+// Ids
 
-/** mulberry32. */
-class Rng {
-  s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function seed32(seed: number): number {
-  return fmix32((seed | 0) ^ Math.floor(seed / 4294967296) ^ 0x9e3779b9);
-}
-
-function fnv1a(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-const VOCAB = (
-  'the a gateway model request token stream route alias pool lane budget limit cache prefix provider ' +
-  'answer summary account note customer latency quota policy trace cost usage signal context window ' +
-  'batch replica queue region service metric value record update status result simple quick careful ' +
-  'clear brief useful stable steady fresh early later today again always often rarely mostly'
-).split(' ');
-const WORD_SP = VOCAB.map((w) => ' ' + w);
-const WORD_CAP = VOCAB.map((w) => w[0]!.toUpperCase() + w.slice(1));
-const WORD_SP_CAP = WORD_CAP.map((w) => ' ' + w);
-
-/** Text output: one word per token, sentences of 6..13 words. */
-function textPieces(rng: Rng, n: number): string[] {
-  const out = new Array<string>(n);
-  let untilStop = 6 + rng.int(8);
-  let cap = true;
-  for (let i = 0; i < n; i++) {
-    const w = rng.int(VOCAB.length);
-    let p = i === 0 ? WORD_CAP[w]! : cap ? WORD_SP_CAP[w]! : WORD_SP[w]!;
-    cap = false;
-    if (--untilStop === 0 || i === n - 1) {
-      p += '.';
-      cap = true;
-      untilStop = 6 + rng.int(8);
-    }
-    out[i] = p;
-  }
-  return out;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let s = '';
-  for (const part of content) {
-    if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') {
-      s += (part as { text: string }).text;
-    }
-  }
-  return s;
-}
-
-const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const HEX = '0123456789abcdef';
 
 /** A seeded id: `len` characters drawn from (key, n). */
@@ -305,40 +242,9 @@ const SALT_REQ = 0x2e9b47;
 // ---------------------------------------------------------------------------------------------------
 // Errors
 
-function errorJson(message: string, type: string, param: string | null, code: string | null): string {
-  return JSON.stringify({ error: { message, type, param, code } });
+function notFound(message: string, param: string | null = null): HttpError {
+  return new HttpError('404 Not Found', errorJson(message, 'invalid_request_error', param, null));
 }
-
-class ApiError {
-  constructor(
-    readonly status: string,
-    readonly body: string,
-  ) {}
-}
-
-function badRequest(message: string, param: string | null = null, code: string | null = null): ApiError {
-  return new ApiError('400 Bad Request', errorJson(message, 'invalid_request_error', param, code));
-}
-
-function notFound(message: string, param: string | null = null): ApiError {
-  return new ApiError('404 Not Found', errorJson(message, 'invalid_request_error', param, null));
-}
-
-const ERR_UNAUTHORIZED = errorJson(
-  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-  'invalid_request_error', null, null,
-);
-const ERR_TOO_LARGE = errorJson('Request body too large.', 'invalid_request_error', null, 'request_too_large');
-const ERR_SERVER_BODY = {
-  message: 'The server had an error while processing your request. Sorry about that!',
-  type: 'server_error', param: null, code: null,
-};
-const ERR_UNAVAILABLE_BODY = { message: 'The server is overloaded or not ready yet.', type: 'server_error', param: null, code: null };
-const ERR_RATE_LIMITED_BODY = {
-  message: 'Rate limit reached for requests (simulated). Please try again later.',
-  type: 'requests', param: 'requests', code: 'rate_limit_exceeded',
-};
-const HEALTH_BODY = '{"status":"ok"}';
 
 // ---------------------------------------------------------------------------------------------------
 // Constants
@@ -348,10 +254,6 @@ const MAX_UPLOAD_BYTES = 200 * 1024 * 1024; // OpenAI's batch input file limit
 const MAX_JSON_BYTES = 1024 * 1024;
 const MAX_REQUESTS = 50_000; // OpenAI's per-batch request limit
 const WINDOW_S = 24 * 3600;
-const BEARER_RE = /^bearer\s+\S/i;
-const DIRECTIVE_RE = /\[sim:([a-z_]+)=([^\]\s]*)\]/g;
-const VALID_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-const FINGERPRINT = 'fp_switchyard_sim';
 const CANCELLABLE = new Set<BatchStatus>(['validating', 'in_progress', 'finalizing']);
 
 const enum Fault {
@@ -361,27 +263,25 @@ const enum Fault {
   Unavailable = 3,
 }
 
-const FAULT_DIRECTIVES: Record<string, Fault> = {
-  '500': Fault.ServerError,
-  server_error: Fault.ServerError,
-  '429': Fault.RateLimited,
-  rate_limited: Fault.RateLimited,
-  '503': Fault.Unavailable,
-  unavailable: Fault.Unavailable,
+// [sim:fault=…] values; [sim:output_tokens=N] sets the length, ttft_ms and tokens_per_s are accepted and ignored.
+const DIRECTIVE_RULES: DirectiveRules<Fault> = {
+  faults: {
+    '500': Fault.ServerError,
+    server_error: Fault.ServerError,
+    '429': Fault.RateLimited,
+    rate_limited: Fault.RateLimited,
+    '503': Fault.Unavailable,
+    unavailable: Fault.Unavailable,
+  },
+  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
+  valueFirst: true,
 };
+// Filled per request (complete runs synchronously).
+const SCAN = new MessageScan();
+const DIRECTIVES = new Directives<Fault>();
 
 function nowS(): number {
   return Math.floor(Date.now() / 1000);
-}
-
-function usageJson(prompt: number, completion: number): string {
-  return (
-    '{"prompt_tokens":' + prompt +
-    ',"completion_tokens":' + completion +
-    ',"total_tokens":' + (prompt + completion) +
-    ',"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}' +
-    ',"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
-  );
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -516,11 +416,11 @@ interface Outcome {
 // ---------------------------------------------------------------------------------------------------
 // Upload validation
 
-function lineError(line: number, message: string): ApiError {
+function lineError(line: number, message: string): HttpError {
   return badRequest(`Invalid batch input file: line ${line}: ${message}`, 'file', 'invalid_batch_input');
 }
 
-function parseInputFile(text: string): { lines: InputLine[]; model: string } | ApiError {
+function parseInputFile(text: string): { lines: InputLine[]; model: string } | HttpError {
   const rows = text.split('\n');
   const lines: InputLine[] = [];
   const seen = new Map<string, number>();
@@ -593,26 +493,17 @@ class BatchServer implements BatchSimulator {
       requestsCompleted: 0, requestsFailed: 0, promptTokens: 0, completionTokens: 0,
     };
     const s = seed32(profile.seed);
-    this.hashSeed = (0x811c9dc5 ^ s) >>> 0; // the MaaS simulator's message-hash seed
+    this.hashSeed = (FNV1A_BASIS ^ s) >>> 0; // the MaaS simulator's message-hash seed
     this.idKey = fmix32(s ^ 0x2545f491);
     this.app = uWS.App();
     this.routes();
   }
 
-  listen(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.app.listen(this.host, port, (ls) => {
-        if (ls === false) {
-          reject(new Error(`batch simulator: cannot listen on ${this.host}:${port}`));
-          return;
-        }
-        this.listenSocket = ls;
-        this.port = uWS.us_socket_local_port(ls);
-        const h = this.host.includes(':') ? `[${this.host}]` : this.host;
-        this.url = `http://${h}:${this.port}/v1`;
-        resolve();
-      });
-    });
+  async listen(port: number): Promise<void> {
+    const l = await listenApp(this.app, this.host, port, 'batch simulator:');
+    this.listenSocket = l.socket;
+    this.port = l.port;
+    this.url = l.origin + '/v1';
   }
 
   close(): Promise<void> {
@@ -622,9 +513,8 @@ class BatchServer implements BatchSimulator {
         if (b.timer !== null) clearTimeout(b.timer);
         b.timer = null;
       }
-      if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
+      closeApp(this.app, this.listenSocket);
       this.listenSocket = null;
-      (this.app as unknown as { close(): void }).close();
     }
     return new Promise((resolve) => setImmediate(resolve));
   }
@@ -663,7 +553,7 @@ class BatchServer implements BatchSimulator {
       try {
         file = this.file(id);
       } catch (err) {
-        send(res, (err as ApiError).status, (err as ApiError).body);
+        sendJson(res, (err as HttpError).status, (err as HttpError).body);
         return;
       }
       res.writeStatus('200 OK');
@@ -692,13 +582,10 @@ class BatchServer implements BatchSimulator {
       // The body (if any) is ignored, but it must be read before answering.
       this.readBody(res, MAX_JSON_BYTES, () => this.cancel(id));
     });
-    app.get('/healthz', (res) => send(res, '200 OK', HEALTH_BODY));
+    app.get('/healthz', (res) => sendJson(res, '200 OK', HEALTH_BODY));
     app.any('/*', (res, req) => {
       this.stats.httpRequests++;
-      const method = req.getCaseSensitiveMethod().toUpperCase();
-      const q = req.getQuery();
-      const url = req.getUrl() + (q ? '?' + q : '');
-      send(res, '404 Not Found', errorJson(`Invalid URL (${method} ${url})`, 'invalid_request_error', null, null));
+      sendInvalidUrl(res, req);
     });
   }
 
@@ -706,23 +593,23 @@ class BatchServer implements BatchSimulator {
   private begin(res: HttpResponse, req: HttpRequest): boolean {
     this.stats.httpRequests++;
     if (!BEARER_RE.test(req.getHeader('authorization'))) {
-      send(res, '401 Unauthorized', ERR_UNAUTHORIZED);
+      sendJson(res, '401 Unauthorized', ERR_UNAUTHORIZED);
       return false;
     }
     return true;
   }
 
-  /** Answer synchronously with the handler's JSON, or its ApiError. */
+  /** Answer synchronously with the handler's JSON, or its HttpError. */
   private reply(res: HttpResponse, handler: () => string): void {
     let body: string;
     try {
       body = handler();
     } catch (err) {
-      if (!(err instanceof ApiError)) throw err;
-      send(res, err.status, err.body);
+      if (!(err instanceof HttpError)) throw err;
+      sendJson(res, err.status, err.body);
       return;
     }
-    send(res, '200 OK', body);
+    sendJson(res, '200 OK', body);
   }
 
   /** Read the whole body (copying each chunk, capped), then answer corked with the handler's JSON. */
@@ -738,7 +625,7 @@ class BatchServer implements BatchSimulator {
       if (state.bytes > max) {
         state.done = true;
         state.chunks = [];
-        res.cork(() => send(res, '413 Payload Too Large', ERR_TOO_LARGE));
+        res.cork(() => sendJson(res, '413 Payload Too Large', ERR_TOO_LARGE));
         return;
       }
       state.chunks.push(Buffer.from(Buffer.from(chunk))); // the chunk is neutered after this callback
@@ -785,7 +672,7 @@ class BatchServer implements BatchSimulator {
       throw badRequest(`Invalid file format for Batch API. Must be .jsonl (got '${filename}').`, 'file', 'invalid_file_format');
     }
     const parsed = parseInputFile(filePart.data.toString('utf8'));
-    if (parsed instanceof ApiError) throw parsed;
+    if (parsed instanceof HttpError) throw parsed;
     const id = idOf('file-', this.idKey ^ SALT_FILE, this.fileSeq++);
     const file = new StoredFile(id, filename, 'batch', nowS(), Buffer.from(filePart.data), parsed.lines, parsed.model);
     this.files.set(id, file);
@@ -846,9 +733,7 @@ class BatchServer implements BatchSimulator {
     try {
       v = JSON.parse(raw.toString('utf8'));
     } catch {
-      throw badRequest(
-        'We could not parse the JSON body of your request. The API expects a JSON payload, but what was sent was not valid JSON.',
-      );
+      throw badRequest(ERR_BAD_JSON_MESSAGE);
     }
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw badRequest('Invalid request body: expected a JSON object.', null, 'invalid_type');
     const p = v as Record<string, unknown>;
@@ -910,7 +795,7 @@ class BatchServer implements BatchSimulator {
     const b = this.batch(id);
     if (b.status === 'cancelling') return b.json();
     if (!CANCELLABLE.has(b.status)) {
-      throw new ApiError(
+      throw new HttpError(
         '409 Conflict',
         errorJson(`Cannot cancel a batch with status '${b.status}'.`, 'invalid_request_error', null, 'batch_not_cancellable'),
       );
@@ -1011,109 +896,48 @@ class BatchServer implements BatchSimulator {
   private complete(body: Record<string, unknown>, planned: Fault, id: string): Outcome {
     const messages = body.messages as unknown[];
     const model = body.model as string;
-    let h = this.hashSeed;
-    let chars = 0;
-    let lastUser = '';
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i] as ChatMessage | null;
-      if (m === null || typeof m !== 'object') {
-        return failure(400, `Invalid type for 'messages[${i}]': expected an object.`, 'invalid_request_error', `messages[${i}]`, 'invalid_type');
-      }
-      const role = m.role;
-      if (typeof role !== 'string') {
-        return failure(400, `Missing required parameter: 'messages[${i}].role'.`, 'invalid_request_error', `messages[${i}].role`, 'missing_required_parameter');
-      }
-      if (!VALID_ROLES.has(role)) {
-        return failure(
-          400,
-          `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
-          'invalid_request_error', `messages[${i}].role`, 'invalid_value',
-        );
-      }
-      const text = contentText(m.content);
-      h = fnv1a(fnv1a(h, role), text);
-      chars += text.length;
-      if (Array.isArray(m.tool_calls)) {
-        for (const tc of m.tool_calls) {
-          const fn = tc?.function;
-          if (fn !== undefined && fn !== null) {
-            const s = String(fn.name ?? '') + String(fn.arguments ?? '');
-            h = fnv1a(h, s);
-            chars += s.length;
-          }
-        }
-      }
-      if (role === 'user') lastUser = text;
-    }
-    const promptTokens = Math.ceil(chars / 4) + 3 * messages.length;
+    const scan = SCAN;
+    let err = scanMessages(messages, this.hashSeed, scan);
+    if (err !== null) return failure(err);
 
-    let outTokens = this.profile.output_tokens;
-    let fault = planned;
-    if (lastUser.includes('[sim:')) {
-      DIRECTIVE_RE.lastIndex = 0;
-      for (let m = DIRECTIVE_RE.exec(lastUser); m !== null; m = DIRECTIVE_RE.exec(lastUser)) {
-        const key = m[1]!;
-        const val = m[2]!;
-        if (key === 'fault') {
-          const f = FAULT_DIRECTIVES[val];
-          if (f === undefined) return failure(400, `Invalid simulator directive: [sim:fault=${val}]`, 'invalid_request_error', 'messages', 'invalid_value');
-          fault = f;
-          continue;
-        }
-        const n = Number(val);
-        if (val === '' || !Number.isFinite(n) || n < 0) {
-          return failure(400, `Invalid simulator directive: [sim:${key}=${val}]`, 'invalid_request_error', 'messages', 'invalid_value');
-        }
-        if (key === 'output_tokens') outTokens = Math.floor(n);
-        else if (key !== 'ttft_ms' && key !== 'tokens_per_s') {
-          return failure(400, `Unknown simulator directive: [sim:${key}=${val}]`, 'invalid_request_error', 'messages', 'invalid_value');
-        }
-      }
-    }
+    const d = DIRECTIVES;
+    err = readDirectives(scan.lastUser, DIRECTIVE_RULES, d);
+    if (err !== null) return failure(err);
+    const outTokens = d.outputTokens >= 0 ? d.outputTokens : this.profile.output_tokens;
+    const fault = d.fault ?? planned;
 
-    let maxTokens: unknown = body.max_completion_tokens;
-    let maxParam = 'max_completion_tokens';
-    if (maxTokens === undefined || maxTokens === null) {
-      maxTokens = body.max_tokens;
-      maxParam = 'max_tokens';
-    }
-    if (maxTokens !== undefined && maxTokens !== null) {
-      if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) {
-        return failure(400, `Invalid '${maxParam}': integer below minimum value. Expected a value >= 1.`, 'invalid_request_error', maxParam, 'integer_below_min_value');
-      }
-    }
+    const maxTokens = maxTokensOf(body);
+    if (typeof maxTokens !== 'number') return failure(maxTokens);
 
     switch (fault) {
       case Fault.ServerError:
-        return { status: 500, body: JSON.stringify({ error: ERR_SERVER_BODY }), prompt: 0, completion: 0 };
+        return { status: 500, body: ERR_SERVER, prompt: 0, completion: 0 };
       case Fault.RateLimited:
-        return { status: 429, body: JSON.stringify({ error: ERR_RATE_LIMITED_BODY }), prompt: 0, completion: 0 };
+        return { status: 429, body: ERR_RATE_LIMITED, prompt: 0, completion: 0 };
       case Fault.Unavailable:
-        return { status: 503, body: JSON.stringify({ error: ERR_UNAVAILABLE_BODY }), prompt: 0, completion: 0 };
+        return { status: 503, body: ERR_UNAVAILABLE, prompt: 0, completion: 0 };
       default:
         break;
     }
 
-    const pieces = textPieces(new Rng(fmix32(h)), outTokens);
+    const pieces = textPieces(new Rng(fmix32(scan.hash)), outTokens);
     let finish = 'stop';
-    if (typeof maxTokens === 'number' && maxTokens < pieces.length) {
+    if (maxTokens > 0 && maxTokens < pieces.length) {
       pieces.length = maxTokens;
       finish = 'length';
     }
     const n = pieces.length;
-    const json =
-      '{"id":"' + id + '","object":"chat.completion","created":' + nowS() +
-      ',"model":' + JSON.stringify(model) +
-      ',"choices":[{"index":0,"message":{"role":"assistant","content":' + JSON.stringify(pieces.join('')) +
-      ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"' + finish +
-      '"}],"usage":' + usageJson(promptTokens, n) +
-      ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT + '"}';
-    return { status: 200, body: json, prompt: promptTokens, completion: n };
+    const json = completionJson(
+      id, nowS(), JSON.stringify(model), textMessageJson(pieces.join('')), finish,
+      usageJson(scan.promptTokens, n, 0), SIM_FINGERPRINT,
+    );
+    return { status: 200, body: json, prompt: scan.promptTokens, completion: n };
   }
 }
 
-function failure(status: number, message: string, type: string, param: string | null, code: string | null): Outcome {
-  return { status, body: errorJson(message, type, param, code), prompt: 0, completion: 0 };
+/** A request that failed its checks: the error in its result line. */
+function failure(err: HttpError): Outcome {
+  return { status: parseInt(err.status, 10), body: err.body, prompt: 0, completion: 0 };
 }
 
 function onBatchTimer(server: BatchServer, b: Batch): void {
@@ -1143,10 +967,4 @@ function checkMetadata(m: unknown): Record<string, string> | null {
     out[k] = v;
   }
   return out;
-}
-
-function send(res: HttpResponse, status: string, body: string): void {
-  res.writeStatus(status);
-  res.writeHeader('content-type', 'application/json');
-  res.end(body);
 }

@@ -23,7 +23,7 @@
 //   GET  /healthz, /health      200.
 //   No API key is required (vLLM's default); headers are recorded in stats.lastRequest.
 //
-// Prompt tokens (maas.ts's rule, which it does not export, rewritten here): ceil(chars / 4) + 3 per
+// Prompt tokens (the simulators' rule, simulators/generate.ts): ceil(chars / 4) + 3 per
 // message, where chars counts the text of every message (string content, or the `text` of content parts)
 // plus the name and arguments of assistant tool calls.
 // Prefix key: a hash of the messages before the last user message (the system prompt and earlier turns;
@@ -33,14 +33,30 @@
 // Output text is a function of (seed, messages), as in maas.ts: the same seed and the same requests give
 // the same outputs.
 
-import { createRequire } from 'node:module';
-import type * as UWSTypes from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ChatMessage } from '../core/schema/openai.js';
+import { Directives, chatBodyError, includeUsageOf, maxTokensOf, messageError, readDirectives, type DirectiveRules } from './chat-request.js';
+import { FNV1A_BASIS, Rng, fmix32, fnv1a, messageText, promptTokens, seed32, textPieces } from './generate.js';
 import { GpuReplicaModel, GpuSeq, SeqState, type GpuModelListener } from './gpu-model.js';
-
-// uWebSockets.js is a CommonJS native addon.
-const uWS = createRequire(import.meta.url)('uWebSockets.js') as typeof UWSTypes;
+import {
+  DONE_CHUNK,
+  ERR_BAD_JSON,
+  ERR_TOO_LARGE,
+  HEALTH_BODY,
+  ROLE_DELTA,
+  badRequest,
+  chunkPrefix,
+  chunkSuffix,
+  completionJson,
+  contentChunk,
+  errorJson,
+  finishChunk,
+  textMessageJson,
+  usageChunk,
+  usageJson,
+  type HttpError,
+} from './openai-wire.js';
+import { MAX_CHAT_BODY_BYTES, bodyText, closeApp, listenApp, requestHeaders, sendInvalidUrl, sendJson, uWS } from './uws.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Public API
@@ -233,56 +249,29 @@ export function resolveGpuPoolProfile(profile: GpuPoolProfile): ResolvedGpuPoolP
 // ---------------------------------------------------------------------------------------------------
 // Constants, precomputed
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const REQUEST_LOG_CAP = 10_000;
 const REQUEST_LOG_SLACK = 1_000; // trim in batches: no O(n) shift per request
 const STREAM_TICK_MS = 10; // pacing granularity of streamed tokens
 const FINGERPRINT = 'fp_switchyard_gpu_sim';
 const QUEUE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
-const VOCAB = (
-  'the a gateway model request token stream route alias pool lane budget limit cache prefix provider ' +
-  'answer summary account note customer latency quota policy trace cost usage signal context window ' +
-  'batch replica queue region service metric value record update status result simple quick careful ' +
-  'clear brief useful stable steady fresh early later today again always often rarely mostly'
-).split(' ');
-const WORD_SP = VOCAB.map((w) => ' ' + w);
-const WORD_CAP = VOCAB.map((w) => w[0]!.toUpperCase() + w.slice(1));
-const WORD_SP_CAP = WORD_CAP.map((w) => ' ' + w);
-
-const DIRECTIVE_RE = /\[sim:([a-z_]+)=([^\]\s]*)\]/g;
-const VALID_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-
-const FAULT_DIRECTIVES: Record<string, GpuFault> = {
-  '500': 'server_error',
-  server_error: 'server_error',
-  '503': 'unavailable',
-  unavailable: 'unavailable',
-  reset: 'reset',
+// [sim:fault=…] values; [sim:output_tokens=N] is the one numeric directive (names are checked before values).
+const DIRECTIVE_RULES: DirectiveRules<GpuFault> = {
+  faults: {
+    '500': 'server_error',
+    server_error: 'server_error',
+    '503': 'unavailable',
+    unavailable: 'unavailable',
+    reset: 'reset',
+  },
+  numbers: new Set(['output_tokens']),
+  valueFirst: false,
 };
+// Filled per request (prepare runs synchronously).
+const DIRECTIVES = new Directives<GpuFault>();
 
-function usageJson(prompt: number, completion: number, cached: number): string {
-  return (
-    '{"prompt_tokens":' + prompt +
-    ',"completion_tokens":' + completion +
-    ',"total_tokens":' + (prompt + completion) +
-    ',"prompt_tokens_details":{"cached_tokens":' + cached + ',"audio_tokens":0}' +
-    ',"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
-  );
-}
-
-function errorJson(message: string, type: string, param: string | null, code: string | null): string {
-  return JSON.stringify({ error: { message, type, param, code } });
-}
-
-const ERR_BAD_JSON = errorJson(
-  'We could not parse the JSON body of your request. The API expects a JSON payload, but what was sent was not valid JSON.',
-  'invalid_request_error', null, null,
-);
-const ERR_TOO_LARGE = errorJson('Request body too large.', 'invalid_request_error', null, 'request_too_large');
 const ERR_SERVER = errorJson('The server had an error while processing your request (simulated).', 'server_error', null, null);
 const ERR_UNAVAILABLE = errorJson('The server is overloaded or not ready yet (simulated).', 'server_error', null, null);
-const HEALTH_BODY = '{"status":"ok"}';
 
 /** Milliseconds as a header value: at most 3 decimals. */
 function fmtMs(ms: number): string {
@@ -290,95 +279,7 @@ function fmtMs(ms: number): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Deterministic helpers (the same construction as maas.ts, which keeps its own private)
-
-/** mulberry32. */
-class Rng {
-  s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function fnv1a(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-/** Text output: one word per token, sentences of 6..13 words. */
-function textPieces(rng: Rng, n: number): string[] {
-  const out = new Array<string>(n);
-  let untilStop = 6 + rng.int(8);
-  let cap = true;
-  for (let i = 0; i < n; i++) {
-    const w = rng.int(VOCAB.length);
-    let p = i === 0 ? WORD_CAP[w]! : cap ? WORD_SP_CAP[w]! : WORD_SP[w]!;
-    cap = false;
-    if (--untilStop === 0 || i === n - 1) {
-      p += '.';
-      cap = true;
-      untilStop = 6 + rng.int(8);
-    }
-    out[i] = p;
-  }
-  return out;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let s = '';
-  for (const part of content) {
-    if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') {
-      s += (part as { text: string }).text;
-    }
-  }
-  return s;
-}
-
-/** The text a message contributes to hashing and counting: content, then tool calls' names and arguments. */
-function messageText(m: ChatMessage): string {
-  let s = contentText(m.content);
-  if (Array.isArray(m.tool_calls)) {
-    for (const tc of m.tool_calls) {
-      const fn = tc?.function;
-      if (fn !== undefined && fn !== null) s += String(fn.name ?? '') + String(fn.arguments ?? '');
-    }
-  }
-  return s;
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Per-request state
-
-class HttpError {
-  constructor(
-    readonly status: string,
-    readonly body: string,
-  ) {}
-}
-
-function badRequest(message: string, param: string | null, code: string | null): HttpError {
-  return new HttpError('400 Bad Request', errorJson(message, 'invalid_request_error', param, code));
-}
 
 class LogEntry implements GpuRequestLogEntry {
   constructor(
@@ -454,25 +355,14 @@ class GpuCall {
   onData(chunk: ArrayBuffer, isLast: boolean): void {
     if (this.done) return;
     this.bodyBytes += chunk.byteLength;
-    if (this.bodyBytes > MAX_BODY_BYTES) {
+    if (this.bodyBytes > MAX_CHAT_BODY_BYTES) {
       this.chunks = null;
       CURRENT = this;
       this.res.cork(corkedTooLarge);
       return;
     }
-    if (!isLast) {
-      // The chunk is neutered after this callback returns: copy it.
-      (this.chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
-      return;
-    }
-    let text: string;
-    if (this.chunks === null) {
-      text = Buffer.from(chunk).toString('utf8'); // decoded (copied) before the callback returns
-    } else {
-      this.chunks.push(Buffer.from(chunk));
-      text = Buffer.concat(this.chunks).toString('utf8');
-      this.chunks = null;
-    }
+    const text = bodyText(this, chunk, isLast);
+    if (text === null) return;
     this.record.body = text;
     BODY = text;
     CURRENT = this;
@@ -515,50 +405,22 @@ class GpuCall {
 
   /** Fill the call from the body; returns an error to send, or null. */
   prepare(raw: unknown): HttpError | null {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      return badRequest('Invalid request body: expected a JSON object.', null, 'invalid_type');
-    }
+    const bodyErr = chatBodyError(raw);
+    if (bodyErr !== null) return bodyErr;
     const body = raw as Record<string, unknown>;
-    const model = body.model;
-    if (typeof model !== 'string' || model.length === 0) {
-      return badRequest('you must provide a model parameter', null, null);
-    }
-    const messages = body.messages;
-    if (messages === undefined || messages === null) {
-      return badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
-    }
-    if (!Array.isArray(messages)) {
-      return badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
-    }
-    if (messages.length === 0) {
-      return badRequest(
-        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-        'messages', 'empty_array',
-      );
-    }
+    const model = body.model as string;
+    const messages = body.messages as unknown[];
     let lastUserIdx = -1;
     for (let i = 0; i < messages.length; i++) {
-      const m = messages[i] as ChatMessage | null;
-      if (m === null || typeof m !== 'object') {
-        return badRequest(`Invalid type for 'messages[${i}]': expected an object.`, `messages[${i}]`, 'invalid_type');
-      }
-      const role = m.role;
-      if (typeof role !== 'string') {
-        return badRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, 'missing_required_parameter');
-      }
-      if (!VALID_ROLES.has(role)) {
-        return badRequest(
-          `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
-          `messages[${i}].role`, 'invalid_value',
-        );
-      }
-      if (role === 'user') lastUserIdx = i;
+      const err = messageError(messages[i], i);
+      if (err !== null) return err;
+      if ((messages[i] as ChatMessage).role === 'user') lastUserIdx = i;
     }
 
     // Hash and count: the prefix (messages before the last user message), then the whole prompt.
     const prefixEnd = lastUserIdx >= 0 ? lastUserIdx : messages.length - 1;
     const server = this.replica.server;
-    let h1 = 0x811c9dc5;
+    let h1 = FNV1A_BASIS;
     let h2 = 0x01000193 ^ 0x9e3779b9;
     let chars = 0;
     let prefixChars = 0;
@@ -575,46 +437,22 @@ class GpuCall {
       chars += text.length;
       if (i === lastUserIdx) lastUser = text;
     }
-    this.promptTokens = Math.ceil(chars / 4) + 3 * messages.length;
-    this.prefixTokens = prefixEnd > 0 ? Math.ceil(prefixChars / 4) + 3 * prefixEnd : 0;
+    this.promptTokens = promptTokens(chars, messages.length);
+    this.prefixTokens = prefixEnd > 0 ? promptTokens(prefixChars, prefixEnd) : 0;
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
     const rng = new Rng(fmix32(h1 ^ server.seedMix));
     const ot = profile.output_tokens;
     let outTokens = ot.min === ot.max ? ot.min : ot.min + rng.int(ot.max - ot.min + 1);
-    if (lastUser.includes('[sim:')) {
-      DIRECTIVE_RE.lastIndex = 0;
-      for (let m = DIRECTIVE_RE.exec(lastUser); m !== null; m = DIRECTIVE_RE.exec(lastUser)) {
-        const key = m[1]!;
-        const val = m[2]!;
-        if (key === 'fault') {
-          const f = FAULT_DIRECTIVES[val];
-          if (f === undefined) return badRequest(`Invalid simulator directive: [sim:fault=${val}]`, 'messages', 'invalid_value');
-          this.fault = f;
-        } else if (key === 'output_tokens') {
-          const n = Number(val);
-          if (val === '' || !Number.isFinite(n) || n < 0) {
-            return badRequest(`Invalid simulator directive: [sim:${key}=${val}]`, 'messages', 'invalid_value');
-          }
-          outTokens = Math.floor(n);
-        } else {
-          return badRequest(`Unknown simulator directive: [sim:${key}=${val}]`, 'messages', 'invalid_value');
-        }
-      }
-    }
+    const d = DIRECTIVES;
+    const dirErr = readDirectives(lastUser, DIRECTIVE_RULES, d);
+    if (d.fault !== null) this.fault = d.fault; // even when a later directive is bad
+    if (dirErr !== null) return dirErr;
+    if (d.outputTokens >= 0) outTokens = d.outputTokens;
 
-    let maxTokens: unknown = body.max_completion_tokens;
-    let maxParam = 'max_completion_tokens';
-    if (maxTokens === undefined || maxTokens === null) {
-      maxTokens = body.max_tokens;
-      maxParam = 'max_tokens';
-    }
-    if (maxTokens !== undefined && maxTokens !== null) {
-      if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) {
-        return badRequest(`Invalid '${maxParam}': integer below minimum value. Expected a value >= 1.`, maxParam, 'integer_below_min_value');
-      }
-    }
+    const maxTokens = maxTokensOf(body);
+    if (typeof maxTokens !== 'number') return maxTokens;
     const priority = body.priority;
     if (priority !== undefined && priority !== null && (typeof priority !== 'number' || !Number.isInteger(priority))) {
       return badRequest("Invalid 'priority': expected an integer.", 'priority', 'invalid_type');
@@ -622,12 +460,9 @@ class GpuCall {
     this.priority = typeof priority === 'number' ? priority : 0;
     const stream = body.stream === true;
     this.stream = stream;
-    if (stream) {
-      const so = body.stream_options as { include_usage?: unknown } | null | undefined;
-      this.includeUsage = so !== null && typeof so === 'object' && so.include_usage === true;
-    }
+    if (stream) this.includeUsage = includeUsageOf(body);
     this.finish = 'stop';
-    if (typeof maxTokens === 'number' && maxTokens < outTokens) {
+    if (maxTokens > 0 && maxTokens < outTokens) {
       outTokens = maxTokens;
       this.finish = 'length';
     }
@@ -658,12 +493,9 @@ class GpuCall {
     res.writeHeader('cache-control', 'no-cache');
     res.writeHeader('x-request-id', this.id);
     res.writeHeader('x-queue-time-ms', fmtMs(this.queueTimeMs));
-    this.chunkPrefix =
-      'data: {"id":"' + this.id + '","object":"chat.completion.chunk","created":' + this.created +
-      ',"model":' + this.modelJson +
-      ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT + '","choices":[{"index":0,"delta":';
-    this.chunkSuffix = ',"logprobs":null,"finish_reason":null}]' + (this.includeUsage ? ',"usage":null}\n\n' : '}\n\n');
-    res.write(this.chunkPrefix + '{"role":"assistant","content":"","refusal":null}' + this.chunkSuffix);
+    this.chunkPrefix = chunkPrefix(this.id, this.created, this.modelJson, FINGERPRINT);
+    this.chunkSuffix = chunkSuffix(this.includeUsage);
+    res.write(this.chunkPrefix + ROLE_DELTA + this.chunkSuffix);
   }
 
   /** Runs corked: stream the tokens emitted so far (all of them, and the end, when `end`). */
@@ -672,19 +504,14 @@ class GpuCall {
     const prefix = this.chunkPrefix;
     const suffix = this.chunkSuffix;
     let out = '';
-    for (let i = this.sent; i < due; i++) out += prefix + '{"content":' + JSON.stringify(pieces[i]) + '}' + suffix;
+    for (let i = this.sent; i < due; i++) out += contentChunk(prefix, pieces[i]!, suffix);
     this.sent = due;
     if (end) {
-      out +=
-        prefix + '{},"logprobs":null,"finish_reason":"' + this.finish + '"}]' +
-        (this.includeUsage ? ',"usage":null}\n\n' : '}\n\n');
+      out += finishChunk(prefix, this.finish, this.includeUsage);
       if (this.includeUsage) {
-        out +=
-          'data: {"id":"' + this.id + '","object":"chat.completion.chunk","created":' + this.created +
-          ',"model":' + this.modelJson + ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT +
-          '","choices":[],"usage":' + usageJson(this.promptTokens, due, this.cachedTokens) + '}\n\n';
+        out += usageChunk(this.id, this.created, this.modelJson, FINGERPRINT, usageJson(this.promptTokens, due, this.cachedTokens));
       }
-      out += 'data: [DONE]\n\n';
+      out += DONE_CHUNK;
       this.done = true;
       this.res.end(out);
       return;
@@ -697,13 +524,10 @@ class GpuCall {
   respondWhole(): void {
     const pieces = this.pieces;
     const n = pieces.length;
-    const body =
-      '{"id":"' + this.id + '","object":"chat.completion","created":' + this.created +
-      ',"model":' + this.modelJson +
-      ',"choices":[{"index":0,"message":{"role":"assistant","content":' + JSON.stringify(pieces.join('')) +
-      ',"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"' + this.finish +
-      '"}],"usage":' + usageJson(this.promptTokens, n, this.cachedTokens) +
-      ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT + '"}';
+    const body = completionJson(
+      this.id, this.created, this.modelJson, textMessageJson(pieces.join('')), this.finish,
+      usageJson(this.promptTokens, n, this.cachedTokens), FINGERPRINT,
+    );
     const res = this.res;
     this.status = 200;
     this.sent = n;
@@ -769,12 +593,6 @@ function onReplicaTimer(replica: Replica): void {
 function onReplicaImmediate(replica: Replica): void {
   replica.immediate = null;
   replica.tick();
-}
-
-let HEADERS: Record<string, string> = {};
-function copyHeader(key: string, value: string): void {
-  const prev = HEADERS[key];
-  HEADERS[key] = prev === undefined ? value : prev + ', ' + value;
 }
 
 let INSTANCES = 0;
@@ -934,21 +752,12 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
     this.timer = setTimeout(onReplicaTimer, Math.max(0, Math.ceil(next - now)), this);
   }
 
-  listen(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.app.listen(host, port, (ls) => {
-        if (ls === false) {
-          reject(new Error(`gpu pool simulator: replica ${this.index} cannot listen on ${host}:${port}`));
-          return;
-        }
-        this.listenSocket = ls;
-        this.port = uWS.us_socket_local_port(ls);
-        const h = host.includes(':') ? `[${host}]` : host;
-        this.url = `http://${h}:${this.port}/v1`;
-        this.metricsUrl = `http://${h}:${this.port}/metrics`;
-        resolve();
-      });
-    });
+  async listen(host: string, port: number): Promise<void> {
+    const l = await listenApp(this.app, host, port, `gpu pool simulator: replica ${this.index}`);
+    this.listenSocket = l.socket;
+    this.port = l.port;
+    this.url = l.origin + '/v1';
+    this.metricsUrl = l.origin + '/metrics';
   }
 
   close(): void {
@@ -956,10 +765,9 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.timer = null;
     this.immediate = null;
-    if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
-    this.listenSocket = null;
     // Closes every open connection; onAborted settles each in-flight call.
-    (this.app as unknown as { close(): void }).close();
+    closeApp(this.app, this.listenSocket);
+    this.listenSocket = null;
     this.streams.clear();
   }
 
@@ -976,12 +784,7 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
     });
     app.get('/healthz', (res) => sendJson(res, '200 OK', HEALTH_BODY));
     app.get('/health', (res) => sendJson(res, '200 OK', HEALTH_BODY));
-    app.any('/*', (res, req) => {
-      const method = req.getCaseSensitiveMethod().toUpperCase();
-      const q = req.getQuery();
-      const url = req.getUrl() + (q ? '?' + q : '');
-      sendJson(res, '404 Not Found', errorJson(`Invalid URL (${method} ${url})`, 'invalid_request_error', null, null));
-    });
+    app.any('/*', sendInvalidUrl);
   }
 
   private onChat(res: HttpResponse, req: HttpRequest): void {
@@ -989,10 +792,7 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
     server.stats.requests++;
     this.stats.requests++;
     // Copy what we need out of req now: it is dead after this handler returns.
-    const headers: Record<string, string> = {};
-    HEADERS = headers;
-    req.forEach(copyHeader);
-    HEADERS = {};
+    const headers = requestHeaders(req);
     const record = { replica: this.index, headers, body: '' };
     server.stats.lastRequest = record;
     const call = new GpuCall(this, res, record, this.idPrefix + (++this.seqNo).toString(36));
@@ -1048,12 +848,6 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
   }
 }
 
-function sendJson(res: HttpResponse, status: string, body: string): void {
-  res.writeStatus(status);
-  res.writeHeader('content-type', 'application/json');
-  res.end(body);
-}
-
 // ---------------------------------------------------------------------------------------------------
 // The pool
 
@@ -1073,8 +867,7 @@ class GpuPoolServer implements GpuPoolSimulator {
   constructor(profile: ResolvedGpuPoolProfile, host: string) {
     this.profile = profile;
     this.host = host;
-    const s = profile.seed;
-    this.seedMix = fmix32((s | 0) ^ Math.floor(s / 4294967296) ^ 0x9e3779b9);
+    this.seedMix = seed32(profile.seed);
     const created = 1_700_000_000;
     this.modelsBody = JSON.stringify({
       object: 'list',

@@ -4,14 +4,36 @@
 // Hot path (non-streaming, no delays): the body is parsed and answered inside the last onData callback,
 // in one corked write; response JSON is assembled from strings, not objects.
 
-import { createRequire } from 'node:module';
-import type * as UWSTypes from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import type { ChatMessage, ChatTool } from '../core/schema/openai.js';
+import type { ChatTool } from '../core/schema/openai.js';
+import { Directives, MessageScan, chatBodyError, includeUsageOf, maxTokensOf, readDirectives, scanMessages, type DirectiveRules } from './chat-request.js';
+import { FNV1A_BASIS, Rng, callId, fmix32, jsonPieces, objectForSchema, seed32, textPieces, words } from './generate.js';
+import {
+  BEARER_RE,
+  DONE_CHUNK,
+  ERR_BAD_JSON,
+  ERR_RATE_LIMITED,
+  ERR_SERVER,
+  ERR_TOO_LARGE,
+  ERR_UNAUTHORIZED,
+  ERR_UNAVAILABLE,
+  HEALTH_BODY,
+  ROLE_DELTA,
+  SIM_FINGERPRINT,
+  badRequest,
+  chunkPrefix,
+  chunkSuffix,
+  completionJson,
+  contentChunk,
+  finishChunk,
+  textMessageJson,
+  toolCallMessageJson,
+  usageChunk,
+  usageJson,
+  type HttpError,
+} from './openai-wire.js';
 import { FAULT_KINDS, resolveProfile, type FaultKind, type ResolvedProfile, type SimProfile } from './profile.js';
-
-// uWebSockets.js is a CommonJS native addon.
-const uWS = createRequire(import.meta.url)('uWebSockets.js') as typeof UWSTypes;
+import { MAX_CHAT_BODY_BYTES, bodyText, closeApp, listenApp, requestHeaders, sendInvalidUrl, sendJson, uWS } from './uws.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Public API
@@ -76,220 +98,32 @@ export async function startMaasSimulator(
 // ---------------------------------------------------------------------------------------------------
 // Constants, precomputed
 
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
 const REQUEST_LOG_CAP = 10_000;
 const REQUEST_LOG_SLACK = 1_000; // trim in batches: no O(n) shift per request
 const MIN_TICK_MS = 10; // pacing granularity: several tokens per tick at high rates
-const FINGERPRINT = 'fp_switchyard_sim';
 
-const VOCAB = (
-  'the a gateway model request token stream route alias pool lane budget limit cache prefix provider ' +
-  'answer summary account note customer latency quota policy trace cost usage signal context window ' +
-  'batch replica queue region service metric value record update status result simple quick careful ' +
-  'clear brief useful stable steady fresh early later today again always often rarely mostly'
-).split(' ');
-const WORD_SP = VOCAB.map((w) => ' ' + w);
-const WORD_CAP = VOCAB.map((w) => w[0]!.toUpperCase() + w.slice(1));
-const WORD_SP_CAP = WORD_CAP.map((w) => ' ' + w);
-
-const JSON_PIECE_RE = / ?[A-Za-z0-9_]+|[^A-Za-z0-9_ ]+| /g;
-const DIRECTIVE_RE = /\[sim:([a-z_]+)=([^\]\s]*)\]/g;
-const BEARER_RE = /^bearer\s+\S/i;
-const VALID_ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
-const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-
-const FAULT_DIRECTIVES: Record<string, FaultKind> = {
-  '429': 'rate_limited',
-  rate_limited: 'rate_limited',
-  '500': 'server_error',
-  server_error: 'server_error',
-  '503': 'unavailable',
-  unavailable: 'unavailable',
-  timeout: 'timeout',
-  reset: 'reset',
-  stream_cut: 'stream_cut',
+// [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request.
+const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
+  faults: {
+    '429': 'rate_limited',
+    rate_limited: 'rate_limited',
+    '500': 'server_error',
+    server_error: 'server_error',
+    '503': 'unavailable',
+    unavailable: 'unavailable',
+    timeout: 'timeout',
+    reset: 'reset',
+    stream_cut: 'stream_cut',
+  },
+  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
+  valueFirst: true,
 };
-
-const USAGE_DETAILS_TAIL =
-  ',"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}';
-
-function usageJson(prompt: number, completion: number, cached: number): string {
-  return (
-    '{"prompt_tokens":' + prompt +
-    ',"completion_tokens":' + completion +
-    ',"total_tokens":' + (prompt + completion) +
-    ',"prompt_tokens_details":{"cached_tokens":' + cached + ',"audio_tokens":0}' +
-    USAGE_DETAILS_TAIL
-  );
-}
-
-function errorJson(message: string, type: string, param: string | null, code: string | null): string {
-  return JSON.stringify({ error: { message, type, param, code } });
-}
-
-const ERR_UNAUTHORIZED = errorJson(
-  "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-  'invalid_request_error', null, null,
-);
-const ERR_BAD_JSON = errorJson(
-  'We could not parse the JSON body of your request. The API expects a JSON payload, but what was sent was not valid JSON.',
-  'invalid_request_error', null, null,
-);
-const ERR_TOO_LARGE = errorJson('Request body too large.', 'invalid_request_error', null, 'request_too_large');
-const ERR_SERVER = errorJson(
-  'The server had an error while processing your request. Sorry about that!',
-  'server_error', null, null,
-);
-const ERR_UNAVAILABLE = errorJson('The server is overloaded or not ready yet.', 'server_error', null, null);
-const ERR_RATE_LIMITED = errorJson(
-  'Rate limit reached for requests (simulated). Please try again later.',
-  'requests', 'requests', 'rate_limit_exceeded',
-);
-const HEALTH_BODY = '{"status":"ok"}';
-
-// ---------------------------------------------------------------------------------------------------
-// Deterministic helpers
-
-/** mulberry32: tiny, fast, good enough for simulation. */
-class Rng {
-  s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-}
-
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-function seed32(seed: number): number {
-  return fmix32((seed | 0) ^ Math.floor(seed / 4294967296) ^ 0x9e3779b9);
-}
-
-function fnv1a(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-function words(rng: Rng, n: number): string {
-  let s = VOCAB[rng.int(VOCAB.length)]!;
-  for (let i = 1; i < n; i++) s += WORD_SP[rng.int(WORD_SP.length)]!;
-  return s;
-}
-
-/** Text output: one word per token piece, sentences of 6..13 words. */
-function textPieces(rng: Rng, n: number): string[] {
-  const out = new Array<string>(n);
-  let untilStop = 6 + rng.int(8);
-  let cap = true;
-  for (let i = 0; i < n; i++) {
-    const w = rng.int(VOCAB.length);
-    let p = i === 0 ? WORD_CAP[w]! : cap ? WORD_SP_CAP[w]! : WORD_SP[w]!;
-    cap = false;
-    if (--untilStop === 0 || i === n - 1) {
-      p += '.';
-      cap = true;
-      untilStop = 6 + rng.int(8);
-    }
-    out[i] = p;
-  }
-  return out;
-}
-
-function jsonPieces(json: string): string[] {
-  return json.match(JSON_PIECE_RE) ?? [];
-}
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
-function valueForSchema(schema: unknown, rng: Rng, depth: number): Json {
-  if (schema === null || typeof schema !== 'object') return words(rng, 1 + rng.int(3));
-  const s = schema as Record<string, unknown>;
-  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[rng.int(s.enum.length)] as Json;
-  if ('const' in s) return s.const as Json;
-  let t = s.type;
-  if (Array.isArray(t)) t = t.find((x) => x !== 'null') ?? 'null';
-  if (t === undefined && s.properties !== undefined) t = 'object';
-  switch (t) {
-    case 'integer':
-      return 1 + rng.int(100);
-    case 'number':
-      return Math.round(rng.next() * 10000) / 100;
-    case 'boolean':
-      return rng.next() < 0.5;
-    case 'null':
-      return null;
-    case 'array':
-      return depth < 4 ? [valueForSchema(s.items, rng, depth + 1)] : [];
-    case 'object':
-      return depth < 4 ? objectForSchema(s, rng, depth + 1, false) : {};
-    default:
-      return words(rng, 1 + rng.int(3));
-  }
-}
-
-/** An object holding the schema's required properties (up to 16), or {"query": "..."} at the top. */
-function objectForSchema(schema: unknown, rng: Rng, depth: number, top: boolean): { [k: string]: Json } {
-  const s = (schema !== null && typeof schema === 'object' ? schema : {}) as Record<string, unknown>;
-  const required = Array.isArray(s.required) ? s.required.filter((k): k is string => typeof k === 'string') : [];
-  const props = (s.properties !== null && typeof s.properties === 'object' ? s.properties : {}) as Record<string, unknown>;
-  const out: { [k: string]: Json } = {};
-  if (required.length === 0) {
-    if (top) out.query = words(rng, 2 + rng.int(4));
-    return out;
-  }
-  for (let i = 0; i < required.length && i < 16; i++) {
-    const k = required[i]!;
-    out[k] = valueForSchema(props[k], rng, depth);
-  }
-  return out;
-}
-
-function callId(rng: Rng): string {
-  let s = 'call_';
-  for (let i = 0; i < 24; i++) s += ID_ALPHABET[rng.int(ID_ALPHABET.length)];
-  return s;
-}
-
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  let s = '';
-  for (const part of content) {
-    if (part !== null && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') {
-      s += (part as { text: string }).text;
-    }
-  }
-  return s;
-}
+// Filled per request (prepare runs synchronously): no allocation per request.
+const SCAN = new MessageScan();
+const DIRECTIVES = new Directives<FaultKind>();
 
 // ---------------------------------------------------------------------------------------------------
 // Per-request state
-
-class HttpError {
-  constructor(
-    readonly status: string,
-    readonly body: string,
-  ) {}
-}
-
-function badRequest(message: string, param: string | null, code: string | null): HttpError {
-  return new HttpError('400 Bad Request', errorJson(message, 'invalid_request_error', param, code));
-}
 
 class LogEntry implements MaasRequestLogEntry {
   constructor(
@@ -376,24 +210,13 @@ class ChatCall {
   onData(chunk: ArrayBuffer, isLast: boolean): void {
     if (this.done) return;
     this.bodyBytes += chunk.byteLength;
-    if (this.bodyBytes > MAX_BODY_BYTES) {
+    if (this.bodyBytes > MAX_CHAT_BODY_BYTES) {
       CURRENT = this;
       this.res.cork(corkedTooLarge);
       return;
     }
-    if (!isLast) {
-      // The chunk is neutered after this callback returns: copy it.
-      (this.chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
-      return;
-    }
-    let text: string;
-    if (this.chunks === null) {
-      text = Buffer.from(chunk).toString('utf8'); // decoded (copied) before the callback returns
-    } else {
-      this.chunks.push(Buffer.from(chunk));
-      text = Buffer.concat(this.chunks).toString('utf8');
-      this.chunks = null;
-    }
+    const text = bodyText(this, chunk, isLast);
+    if (text === null) return;
     this.record.body = text;
     BODY = text;
     CURRENT = this;
@@ -455,117 +278,42 @@ class ChatCall {
 
   /** Fill the call from the body; returns an error to send, or null. */
   prepare(raw: unknown): HttpError | null {
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-      return badRequest('Invalid request body: expected a JSON object.', null, 'invalid_type');
-    }
+    let err = chatBodyError(raw);
+    if (err !== null) return err;
     const body = raw as Record<string, unknown>;
-    const model = body.model;
-    if (typeof model !== 'string' || model.length === 0) {
-      return badRequest('you must provide a model parameter', null, null);
-    }
-    const messages = body.messages;
-    if (messages === undefined || messages === null) {
-      return badRequest("Missing required parameter: 'messages'.", 'messages', 'missing_required_parameter');
-    }
-    if (!Array.isArray(messages)) {
-      return badRequest("Invalid type for 'messages': expected an array.", 'messages', 'invalid_type');
-    }
-    if (messages.length === 0) {
-      return badRequest(
-        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-        'messages', 'empty_array',
-      );
-    }
+    const model = body.model as string;
+    const messages = body.messages as unknown[];
 
     // Hash and count the messages; find the last user message (it may carry directives).
     const server = this.server;
-    let h = server.hashSeed;
-    let chars = 0;
-    let lastUser = '';
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i] as ChatMessage | null;
-      if (m === null || typeof m !== 'object') {
-        return badRequest(`Invalid type for 'messages[${i}]': expected an object.`, `messages[${i}]`, 'invalid_type');
-      }
-      const role = m.role;
-      if (typeof role !== 'string') {
-        return badRequest(`Missing required parameter: 'messages[${i}].role'.`, `messages[${i}].role`, 'missing_required_parameter');
-      }
-      if (!VALID_ROLES.has(role)) {
-        return badRequest(
-          `Invalid value: '${role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.`,
-          `messages[${i}].role`, 'invalid_value',
-        );
-      }
-      const text = contentText(m.content);
-      h = fnv1a(fnv1a(h, role), text);
-      chars += text.length;
-      if (Array.isArray(m.tool_calls)) {
-        for (const tc of m.tool_calls) {
-          const fn = tc?.function;
-          if (fn !== undefined && fn !== null) {
-            const s = String(fn.name ?? '') + String(fn.arguments ?? '');
-            h = fnv1a(h, s);
-            chars += s.length;
-          }
-        }
-      }
-      if (role === 'user') lastUser = text;
-    }
-    this.promptTokens = Math.ceil(chars / 4) + 3 * messages.length;
+    const scan = SCAN;
+    err = scanMessages(messages, server.hashSeed, scan);
+    if (err !== null) return err;
+    this.promptTokens = scan.promptTokens;
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
-    const rng = new Rng(fmix32(h));
+    const rng = new Rng(fmix32(scan.hash));
     let outTokens =
       profile.output_tokens.min === profile.output_tokens.max
         ? profile.output_tokens.min
         : profile.output_tokens.min + rng.int(profile.output_tokens.max - profile.output_tokens.min + 1);
     this.ttftMs = profile.ttft_ms;
     this.tokensPerS = profile.tokens_per_s;
-    if (lastUser.includes('[sim:')) {
-      DIRECTIVE_RE.lastIndex = 0;
-      for (let m = DIRECTIVE_RE.exec(lastUser); m !== null; m = DIRECTIVE_RE.exec(lastUser)) {
-        const key = m[1]!;
-        const val = m[2]!;
-        if (key === 'fault') {
-          const f = FAULT_DIRECTIVES[val];
-          if (f === undefined) return badRequest(`Invalid simulator directive: [sim:fault=${val}]`, 'messages', 'invalid_value');
-          this.fault = f;
-          continue;
-        }
-        const n = Number(val);
-        if (val === '' || !Number.isFinite(n) || n < 0) {
-          return badRequest(`Invalid simulator directive: [sim:${key}=${val}]`, 'messages', 'invalid_value');
-        }
-        if (key === 'output_tokens') outTokens = Math.floor(n);
-        else if (key === 'ttft_ms') this.ttftMs = n;
-        else if (key === 'tokens_per_s') this.tokensPerS = n;
-        else return badRequest(`Unknown simulator directive: [sim:${key}=${val}]`, 'messages', 'invalid_value');
-      }
-    }
+    const d = DIRECTIVES;
+    err = readDirectives(scan.lastUser, DIRECTIVE_RULES, d);
+    if (d.fault !== null) this.fault = d.fault; // even when a later directive is bad
+    if (err !== null) return err;
+    if (d.outputTokens >= 0) outTokens = d.outputTokens;
+    if (d.ttftMs >= 0) this.ttftMs = d.ttftMs;
+    if (d.tokensPerS >= 0) this.tokensPerS = d.tokensPerS;
 
-    let maxTokens: unknown = body.max_completion_tokens;
-    let maxParam = 'max_completion_tokens';
-    if (maxTokens === undefined || maxTokens === null) {
-      maxTokens = body.max_tokens;
-      maxParam = 'max_tokens';
-    }
-    if (maxTokens !== undefined && maxTokens !== null) {
-      if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) {
-        return badRequest(
-          `Invalid '${maxParam}': integer below minimum value. Expected a value >= 1.`,
-          maxParam, 'integer_below_min_value',
-        );
-      }
-    }
+    const maxTokens = maxTokensOf(body);
+    if (typeof maxTokens !== 'number') return maxTokens;
 
     const stream = body.stream === true;
     this.stream = stream;
-    if (stream) {
-      const so = body.stream_options as { include_usage?: unknown } | null | undefined;
-      this.includeUsage = so !== null && typeof so === 'object' && so.include_usage === true;
-    }
+    if (stream) this.includeUsage = includeUsageOf(body);
 
     // Tools: one call to the forced function, or the first tool.
     const tools = body.tools;
@@ -602,7 +350,7 @@ class ChatCall {
         this.pieces = textPieces(rng, outTokens);
       }
     }
-    if (typeof maxTokens === 'number' && maxTokens < this.pieces.length) {
+    if (maxTokens > 0 && maxTokens < this.pieces.length) {
       this.pieces.length = maxTokens;
       finish = 'length';
     }
@@ -634,22 +382,13 @@ class ChatCall {
   respondWhole(): void {
     const pieces = this.pieces;
     const n = pieces.length;
-    let message: string;
-    if (this.kind === Kind.Tool) {
-      message =
-        '{"role":"assistant","content":null,"tool_calls":[{"id":"' + this.toolId +
-        '","type":"function","function":{"name":' + this.toolNameJson +
-        ',"arguments":' + JSON.stringify(pieces.join('')) +
-        '}}],"refusal":null,"annotations":[]}';
-    } else {
-      message = '{"role":"assistant","content":' + JSON.stringify(pieces.join('')) + ',"refusal":null,"annotations":[]}';
-    }
-    const body =
-      '{"id":"' + this.id + '","object":"chat.completion","created":' + this.created +
-      ',"model":' + this.modelJson +
-      ',"choices":[{"index":0,"message":' + message + ',"logprobs":null,"finish_reason":"' + this.finish +
-      '"}],"usage":' + usageJson(this.promptTokens, n, 0) +
-      ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT + '"}';
+    const message =
+      this.kind === Kind.Tool
+        ? toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
+        : textMessageJson(pieces.join(''));
+    const body = completionJson(
+      this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, 0), SIM_FINGERPRINT,
+    );
     const res = this.res;
     res.writeStatus('200 OK');
     res.writeHeader('content-type', 'application/json');
@@ -682,16 +421,13 @@ class ChatCall {
       res.writeHeader('content-type', 'text/event-stream; charset=utf-8');
       res.writeHeader('cache-control', 'no-cache');
       res.writeHeader('x-request-id', this.id);
-      this.chunkPrefix =
-        'data: {"id":"' + this.id + '","object":"chat.completion.chunk","created":' + this.created +
-        ',"model":' + this.modelJson +
-        ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT + '","choices":[{"index":0,"delta":';
-      this.chunkSuffix = ',"logprobs":null,"finish_reason":null}]' + (this.includeUsage ? ',"usage":null}\n\n' : '}\n\n');
+      this.chunkPrefix = chunkPrefix(this.id, this.created, this.modelJson, SIM_FINGERPRINT);
+      this.chunkSuffix = chunkSuffix(this.includeUsage);
       const first =
         this.kind === Kind.Tool
           ? '{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"' + this.toolId +
             '","type":"function","function":{"name":' + this.toolNameJson + ',"arguments":""}}],"refusal":null}'
-          : '{"role":"assistant","content":"","refusal":null}';
+          : ROLE_DELTA;
       out = this.chunkPrefix + first + this.chunkSuffix;
     }
     let due = n;
@@ -706,7 +442,7 @@ class ChatCall {
     for (let i = this.sent; i < due; i++) {
       out += tool
         ? prefix + '{"tool_calls":[{"index":0,"function":{"arguments":' + JSON.stringify(pieces[i]) + '}}]}' + suffix
-        : prefix + '{"content":' + JSON.stringify(pieces[i]) + '}' + suffix;
+        : contentChunk(prefix, pieces[i]!, suffix);
     }
     this.sent = due;
     if (cut >= 0 && due >= cut) {
@@ -717,16 +453,11 @@ class ChatCall {
       return;
     }
     if (due >= n) {
-      out +=
-        prefix + '{}' + ',"logprobs":null,"finish_reason":"' + this.finish + '"}]' +
-        (this.includeUsage ? ',"usage":null}\n\n' : '}\n\n');
+      out += finishChunk(prefix, this.finish, this.includeUsage);
       if (this.includeUsage) {
-        out +=
-          'data: {"id":"' + this.id + '","object":"chat.completion.chunk","created":' + this.created +
-          ',"model":' + this.modelJson + ',"service_tier":"default","system_fingerprint":"' + FINGERPRINT +
-          '","choices":[],"usage":' + usageJson(this.promptTokens, n, 0) + '}\n\n';
+        out += usageChunk(this.id, this.created, this.modelJson, SIM_FINGERPRINT, usageJson(this.promptTokens, n, 0));
       }
-      out += 'data: [DONE]\n\n';
+      out += DONE_CHUNK;
       this.done = true;
       res.write(out);
       res.end();
@@ -805,12 +536,6 @@ function closeCall(call: ChatCall): void {
   call.res.close();
 }
 
-let HEADERS: Record<string, string> = {};
-function copyHeader(key: string, value: string): void {
-  const prev = HEADERS[key];
-  HEADERS[key] = prev === undefined ? value : prev + ', ' + value;
-}
-
 let INSTANCES = 0;
 
 // ---------------------------------------------------------------------------------------------------
@@ -839,7 +564,7 @@ class MaasServer implements MaasSimulator {
     this.host = host;
     this.stats = { requests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, lastRequest: null, requestLog: [] };
     const s = seed32(profile.seed);
-    this.hashSeed = (0x811c9dc5 ^ s) >>> 0;
+    this.hashSeed = (FNV1A_BASIS ^ s) >>> 0;
     this.faultRng = new Rng(fmix32(s ^ 0x5bd1e995));
     this.faultCdf = new Float64Array(FAULT_KINDS.length);
     let acc = 0;
@@ -855,20 +580,11 @@ class MaasServer implements MaasSimulator {
     this.routes();
   }
 
-  listen(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.app.listen(this.host, port, (ls) => {
-        if (ls === false) {
-          reject(new Error(`maas simulator: cannot listen on ${this.host}:${port}`));
-          return;
-        }
-        this.listenSocket = ls;
-        this.port = uWS.us_socket_local_port(ls);
-        const h = this.host.includes(':') ? `[${this.host}]` : this.host;
-        this.url = `http://${h}:${this.port}/v1`;
-        resolve();
-      });
-    });
+  async listen(port: number): Promise<void> {
+    const l = await listenApp(this.app, this.host, port, 'maas simulator:');
+    this.listenSocket = l.socket;
+    this.port = l.port;
+    this.url = l.origin + '/v1';
   }
 
   close(): Promise<void> {
@@ -878,10 +594,9 @@ class MaasServer implements MaasSimulator {
         if (call.timer !== null) clearTimeout(call.timer);
         call.timer = null;
       }
-      if (this.listenSocket !== null) uWS.us_listen_socket_close(this.listenSocket);
-      this.listenSocket = null;
       // Closes every open connection; onAborted settles each in-flight call.
-      (this.app as unknown as { close(): void }).close();
+      closeApp(this.app, this.listenSocket);
+      this.listenSocket = null;
       this.active.clear();
     }
     return new Promise((resolve) => setImmediate(resolve));
@@ -928,26 +643,14 @@ class MaasServer implements MaasSimulator {
       sendJson(res, '200 OK', this.modelsBody);
     });
     app.get('/healthz', (res) => sendJson(res, '200 OK', HEALTH_BODY));
-    app.any('/*', (res, req) => {
-      const method = req.getCaseSensitiveMethod().toUpperCase();
-      const q = req.getQuery();
-      const url = req.getUrl() + (q ? '?' + q : '');
-      sendJson(
-        res,
-        '404 Not Found',
-        errorJson(`Invalid URL (${method} ${url})`, 'invalid_request_error', null, null),
-      );
-    });
+    app.any('/*', sendInvalidUrl);
   }
 
   private onChat(res: HttpResponse, req: HttpRequest): void {
     const stats = this.stats;
     stats.requests++;
     // Copy what we need out of req now: it is dead after this handler returns.
-    const headers: Record<string, string> = {};
-    HEADERS = headers;
-    req.forEach(copyHeader);
-    HEADERS = {};
+    const headers = requestHeaders(req);
     const record = new RequestRecord(headers, '');
     stats.lastRequest = record;
     const call = new ChatCall(this, res, record, this.idPrefix + (++this.seq).toString(36));
@@ -959,10 +662,4 @@ class MaasServer implements MaasSimulator {
     res.onAborted(() => call.onAborted());
     res.onData((chunk, isLast) => call.onData(chunk, isLast));
   }
-}
-
-function sendJson(res: HttpResponse, status: string, body: string): void {
-  res.writeStatus(status);
-  res.writeHeader('content-type', 'application/json');
-  res.end(body);
 }

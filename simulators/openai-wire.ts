@@ -1,10 +1,7 @@
-// The OpenAI wire format as the simulators (maas.ts, batch.ts, gpu-pool.ts) speak it: usage JSON, error
-// envelopes and the canned errors, chat.completion bodies and chat.completion.chunk SSE lines, and the
-// uWebSockets.js plumbing around them (headers, request bodies, JSON answers, the 404 catch-all).
-// Imports `core/schema` types at most. Responses are assembled from strings, not objects; constant
-// pieces are built once, at module load.
-
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+// The OpenAI wire format as the simulators (maas.ts, batch.ts, gpu-pool.ts) write it: usage JSON, error
+// envelopes and the canned errors, chat.completion bodies and chat.completion.chunk SSE lines.
+// Imports nothing. Responses are assembled from strings, not objects; constant pieces are built once,
+// at module load.
 
 // ---------------------------------------------------------------------------------------------------
 // Usage and errors
@@ -146,61 +143,3 @@ export function usageChunk(id: string, created: number, modelJson: string, finge
 }
 
 export const DONE_CHUNK = 'data: [DONE]\n\n';
-
-// ---------------------------------------------------------------------------------------------------
-// uWebSockets.js plumbing
-
-/** The largest chat request body the servers read. */
-export const MAX_CHAT_BODY_BYTES = 16 * 1024 * 1024;
-
-export function sendJson(res: HttpResponse, status: string, body: string): void {
-  res.writeStatus(status);
-  res.writeHeader('content-type', 'application/json');
-  res.end(body);
-}
-
-/** The catch-all 404, in the OpenAI envelope. */
-export function sendInvalidUrl(res: HttpResponse, req: HttpRequest): void {
-  const method = req.getCaseSensitiveMethod().toUpperCase();
-  const q = req.getQuery();
-  const url = req.getUrl() + (q ? '?' + q : '');
-  sendJson(res, '404 Not Found', errorJson(`Invalid URL (${method} ${url})`, 'invalid_request_error', null, null));
-}
-
-// Module-level target for req.forEach: it runs synchronously, so a slot replaces a per-request closure.
-const NO_HEADERS: Record<string, string> = {};
-let HEADERS: Record<string, string> = NO_HEADERS;
-function copyHeader(key: string, value: string): void {
-  const prev = HEADERS[key];
-  HEADERS[key] = prev === undefined ? value : prev + ', ' + value;
-}
-
-/** The request's headers (names lower-case; repeated headers joined with ", "). Call before req is dead. */
-export function requestHeaders(req: HttpRequest): Record<string, string> {
-  const headers: Record<string, string> = {};
-  HEADERS = headers;
-  req.forEach(copyHeader);
-  HEADERS = NO_HEADERS;
-  return headers;
-}
-
-/** A request body arriving in onData chunks. */
-export interface BodyChunks {
-  chunks: Buffer[] | null;
-}
-
-/**
- * Take one onData chunk: null before the last one (the chunk is copied: uWS neuters it after the
- * callback), the whole body as UTF-8 text on the last one (decoded before the callback returns).
- */
-export function bodyText(acc: BodyChunks, chunk: ArrayBuffer, isLast: boolean): string | null {
-  if (!isLast) {
-    (acc.chunks ??= []).push(Buffer.from(Buffer.from(chunk)));
-    return null;
-  }
-  if (acc.chunks === null) return Buffer.from(chunk).toString('utf8');
-  acc.chunks.push(Buffer.from(chunk));
-  const text = Buffer.concat(acc.chunks).toString('utf8');
-  acc.chunks = null;
-  return text;
-}

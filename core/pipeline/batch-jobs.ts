@@ -120,3 +120,11 @@ export class BatchJobs {
     for (const [member, q] of this.queues) this.flush(member, q);
   }
 }
+
+/** A job as the client sees it (GET /v1/batch_jobs/{id}, and the 202 answer). */
+export function jobJson(job: BatchJob): string {
+  return (
+    '{"id":' + JSON.stringify(job.id) + ',"object":"switchyard.batch_job","status":"' + job.status + '","model":' + JSON.stringify(job.model) +
+    ',"created_at":' + Math.floor(job.createdAt / 1000) + ',"response":' + (job.response ?? 'null') + ',"error":' + (job.error === null ? 'null' : JSON.stringify(job.error)) + '}'
+  );
+}

@@ -1,0 +1,908 @@
+// One chat completion request, from admission to settlement, in the order gateway.ts's header lists. A ChatCall is also the undici handler of its upstream
+// attempts, the listener of its sink and the owner of its batch job, so no closure or promise is made
+// per request.
+
+import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
+import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.js';
+import type { ChatCompletionRequest } from '../schema/openai.js';
+import { validateChatRequest } from '../schema/openai-validate.js';
+import { classifyLane } from '../routing/lane.js';
+import { pickMember, type MemberFilter } from '../routing/pool.js';
+import { canaryArm } from '../routing/canary.js';
+import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
+import { stablePrefixHash } from '../prompt/prefix.js';
+import { decideNext, type FailureKind } from '../routing/retry.js';
+import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
+import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
+import type { DeadlineItem } from '../upstream/deadlines.js';
+import { ReserveOutcome } from '../limits/store.js';
+import { usdToMicro, type Limit } from '../limits/cells.js';
+import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
+import { TraceRecord, isoTime } from '../telemetry/trace.js';
+import { keyMayUse, presentedKey } from './auth.js';
+import type { IngressRequest, Sink, SinkListener } from './sink.js';
+import type { Admission, Gateway } from './gateway.js';
+import { jobJson, type BatchJob, type BatchJobOwner } from './batch-jobs.js';
+import type { BatchResult } from '../upstream/batch-client.js';
+
+const JSON_TYPE = 'application/json';
+const SSE_TYPE = 'text/event-stream; charset=utf-8';
+/** Largest upstream error body read to build an error message. */
+const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
+
+function isJsonContentType(ct: string): boolean {
+  return ct === '' || ct.startsWith(JSON_TYPE) || ct.toLowerCase().includes('json');
+}
+
+/** Why the upstream call is being cut, given to undici's abort (it comes back in onResponseError). */
+const CLIENT_GONE = new Error('client closed the request');
+const DEADLINE = new Error('attempt deadline');
+
+// What the response bytes are being collected for.
+const MODE_NONE = 0;
+const MODE_BODY = 1; // non-streaming 200: collect, translate at the end
+const MODE_STREAM = 2; // streaming 200: translate chunk by chunk
+const MODE_ERROR = 3; // non-200: collect (bounded) for the error message
+
+/**
+ * One chat completion request, from admission to settlement: it is also the undici handler of its
+ * upstream call and the listener of its sink, so no closure or promise is made per request.
+ * Every exit path ends in settle(), which runs exactly once.
+ */
+export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, MemberFilter, BatchJobOwner {
+  // Every field is set in the constructor so all calls share one hidden class (V8).
+  private readonly gw: Gateway;
+  private readonly req: IngressRequest;
+  private readonly sink: Sink;
+  private readonly plan: Plan;
+  private readonly t0: number;
+  private readonly startMs: number;
+  private readonly seq: number;
+  private readonly trace: TraceRecord;
+  private readonly info: ResponseInfo;
+  private body: ChatCompletionRequest | null = null;
+  private route: RouteContext | null = null;
+  private member: PoolMember | null = null;
+  private controller: UpstreamController | null = null;
+  deadlineAt = 0;
+  dlPrev: DeadlineItem | null = null;
+  dlNext: DeadlineItem | null = null;
+  private mode = MODE_NONE;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private status = 0;
+  private decoder: StreamTranslator | null = null;
+  private paused = false;
+  private dispatched = false;
+  private upstreamStarted = false;
+  private deadlineHit = false;
+  private clientGone = false;
+  private responded = false;
+  private settled = false;
+  private attemptStart = 0;
+  private retryAfter = '';
+  private key: KeyRecord | null = null;
+  /** The route whose fallback chain and stop criteria apply (the alias's route, or its canary target). */
+  private primary: RouteContext | null = null;
+  private retriesOnRoute = 0;
+  private fallbackPos = -1;
+  private spentUsd = 0;
+  private retryAfterMs = 0;
+  private isRetry = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  /** The conditions that led to each further attempt, for `x-switchyard-fallback`. */
+  private fallbackReasons = '';
+  private avoid: PoolMember | null = null;
+  /** Hash of the request's stable prefix (self-hosted pools); -1 until computed. */
+  private prefixHash = -1;
+  /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
+  private attemptLoad: ReplicaLoad | null = null;
+  private queueTimeMs = 0;
+  /** Set when the route's pool is a batch pool: the job the client polls. */
+  job: BatchJob = NO_JOB;
+  private admission: Admission | null = null;
+  /** What was reserved per limit (null: nothing held); settled exactly once. */
+  private reserved: number[] | null = null;
+  private reservedTokens = 0;
+  private reservedMicroUsd = 0;
+  private limitHeaders: string[] | null = null;
+
+  constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
+    this.gw = gw;
+    this.req = req;
+    this.sink = sink;
+    this.plan = gw.currentPlan;
+    this.t0 = performance.now();
+    this.startMs = Date.now();
+    this.seq = gw.nextSeq();
+    this.trace = new TraceRecord();
+    this.trace.request_id = gw.nextRequestId(this.seq);
+    this.info = new ResponseInfo();
+    gw.enter();
+    sink.attach(this);
+  }
+
+  start(): void {
+    try {
+      this.admit();
+      // Refused before the upstream call: nothing else will settle it.
+      if (!this.dispatched) this.settle();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  // --- sink listener ---
+
+  onClientAbort(): void {
+    if (this.clientGone || this.settled) return;
+    this.clientGone = true;
+    if (this.retryTimer !== null) {
+      // Between attempts: nothing upstream to cut, settle now.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+  }
+
+  /** MemberFilter: skip ejected members, and on a retry the member that just failed. */
+  skip(member: PoolMember): boolean {
+    return member === this.avoid || this.gw.health.isEjected(member, performance.now());
+  }
+
+  onWritable(): void {
+    if (this.paused) {
+      this.paused = false;
+      this.controller?.resume();
+    }
+  }
+
+  deadlineFired(): void {
+    this.deadlineHit = true;
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(DEADLINE);
+  }
+
+  // --- admission: everything before the upstream call, synchronous ---
+
+  private admit(): void {
+    const req = this.req;
+    const trace = this.trace;
+    const plan = this.plan;
+    if (this.gw.isDraining) return this.fail('shutting_down', 'The gateway is shutting down; retry on another instance.');
+
+    // 1. Authenticate.
+    const presented = presentedKey(req.authorization, req.apiKey);
+    if (presented === '') return this.fail('missing_api_key', 'Missing API key: send `Authorization: Bearer KEY` or `x-api-key: KEY`.');
+    const key = this.gw.lookupKey(plan, presented);
+    if (key === null) return this.fail('invalid_api_key', 'Invalid API key.');
+    this.key = key;
+    trace.tenant = key.tenant;
+    trace.key_id = key.id;
+
+    // 2. Parse and validate.
+    if (!isJsonContentType(req.contentType)) {
+      return this.fail('unsupported_content_type', `Unsupported content type '${req.contentType.slice(0, 100)}': send application/json.`);
+    }
+    const raw = req.body;
+    if (raw === null || raw.length === 0) return this.fail('invalid_json', 'The request body is empty: send a JSON object.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return this.fail('invalid_json', 'We could not parse the JSON body of your request.');
+    }
+    const problem = validateChatRequest(parsed);
+    if (problem !== null) return this.fail('invalid_request', problem.message, problem.param === '' ? null : problem.param);
+    const body = parsed as ChatCompletionRequest;
+    this.body = body;
+    trace.stream = body.stream === true;
+
+    // 3. Resolve the alias (raw provider model names are not aliases and are refused).
+    const model = body.model;
+    const idx = plan.aliasTrie.lookup(model);
+    const route = idx < 0 ? undefined : plan.routes[idx];
+    if (route === undefined || !keyMayUse(key, route, model)) {
+      return this.fail('alias_not_found', `The model '${model.slice(0, 200)}' does not exist or you do not have access to it.`, 'model');
+    }
+    this.route = route;
+    trace.alias = route.isPrefix ? model : route.alias;
+
+    // 4. Attribute.
+    const md = body.metadata;
+    trace.scenario_id = req.scenario !== '' ? req.scenario : md != null && typeof md.scenario_id === 'string' ? md.scenario_id : '';
+    trace.owner = req.owner !== '' ? req.owner : md != null && typeof md.owner === 'string' ? md.owner : key.owner;
+    if (route.requireScenario && trace.scenario_id === '') {
+      return this.fail('missing_scenario_id', `Route '${route.alias}' requires a scenario: send the x-switchyard-scenario header or metadata.scenario_id.`, 'metadata.scenario_id');
+    }
+    trace.prompt_version = route.prompt === null ? null : route.prompt.version;
+
+    // 5. Lane, canary arm, pool member.
+    trace.route_lane = classifyLane(route.lane, body);
+    if (route.canaryTargetIndex >= 0 && canaryArm(trace.request_id, route.canaryShare)) {
+      trace.canary = true;
+      this.route = plan.routes[route.canaryTargetIndex]!;
+    }
+    this.primary = this.route;
+    const member = this.chooseMember(this.route!);
+    if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+
+    if (this.route!.pool.kind === 'batch' && body.stream === true) {
+      return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
+    }
+
+    // 6. Token budget of the route.
+    const budget = route.tokenBudget;
+    const promptTokens = estimatePromptTokens(body);
+    const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
+    if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
+      return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
+    }
+    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
+      // The cheap bound says "maybe too long": count with the tokenizer (in a worker when long) before refusing.
+      const texts = promptTexts(body);
+      const counted = this.gw.tokens.count(texts.texts, texts.chars);
+      if (typeof counted === 'number') {
+        if (!this.withinInputBudget(counted + texts.overhead)) return;
+      } else {
+        return this.later(counted, (n) => {
+          if (this.withinInputBudget(n + texts.overhead)) this.reserve(promptTokens, asked);
+        });
+      }
+    }
+    this.reserve(promptTokens, asked);
+  }
+
+  private withinInputBudget(tokens: number): boolean {
+    const route = this.route!;
+    if (tokens <= route.tokenBudget.maxInputTokens) return true;
+    this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
+    return false;
+  }
+
+  /** Go on when `p` resolves (a worker, a remote store); settles if nothing was sent upstream by then. */
+  private later<T>(p: Promise<T>, then: (value: T) => void): void {
+    this.dispatched = true; // start() must not settle: this path does
+    p.then(
+      (v) => {
+        try {
+          then(v);
+          if (!this.upstreamStarted) this.settle();
+        } catch (err) {
+          this.internalError(err);
+        }
+      },
+      (err: unknown) => this.internalError(err),
+    );
+  }
+
+  /** 7. Admission: reserve on every limit of the tenant, the key and the route, before the call. */
+  private reserve(promptTokens: number, asked: number): void {
+    const store = this.gw.limits;
+    const route = this.route!;
+    const admission = store === null ? null : this.gw.admissionFor(this.plan, this.key!, route);
+    if (store === null || admission === null || admission.cells.length === 0) return this.dispatchUpstream();
+    this.admission = admission;
+    const outputTokens = asked > 0 ? asked : route.tokenBudget.maxOutputTokens;
+    this.reservedTokens = promptTokens + outputTokens;
+    this.reservedMicroUsd = usdToMicro(costUsd(this.member!.price, promptTokens, 0, outputTokens));
+    const limits = admission.limits;
+    const costs = new Array<number>(limits.length);
+    for (let i = 0; i < limits.length; i++) costs[i] = this.unitCost(limits[i]!.unit);
+    this.reserved = costs;
+    const out = new ReserveOutcome();
+    const r = store.reserve(admission.cells, costs, Date.now(), out);
+    if (typeof r === 'boolean') return this.admitted(r, out);
+    this.later(r, (ok) => this.admitted(ok, out));
+  }
+
+  private unitCost(unit: Limit['unit']): number {
+    return unit === 'tokens' ? this.reservedTokens : unit === 'usd' ? this.reservedMicroUsd : 1;
+  }
+
+  /** After the store answered: call the provider, or refuse with 429 (503 when the store is down). */
+  private admitted(ok: boolean, out: ReserveOutcome): void {
+    if (ok) {
+      // Admitted without the store (it is down, failure_mode open): nothing is held, nothing to give back.
+      if (out.refusedIndex === STORE_UNAVAILABLE) this.reserved = null;
+      return this.dispatchUpstream();
+    }
+    this.reserved = null; // nothing is held after a refusal
+    if (out.refusedIndex === STORE_UNAVAILABLE) {
+      return this.fail('limits_unavailable', 'Limits cannot be checked right now; retry shortly.');
+    }
+    const limit = this.admission!.limits[out.refusedIndex]!;
+    const retryS = Math.max(1, Math.ceil(out.retryAfterMs / 1000));
+    this.retryAfter = String(retryS);
+    const h: string[] = [];
+    if (limit.unit === 'requests') h.push('x-ratelimit-limit-requests', String(limit.cell.capacity), 'x-ratelimit-remaining-requests', String(out.remaining));
+    else if (limit.unit === 'tokens') h.push('x-ratelimit-limit-tokens', String(limit.cell.capacity), 'x-ratelimit-remaining-tokens', String(out.remaining));
+    this.limitHeaders = h;
+    const what =
+      limit.unit === 'requests' ? `${limit.cell.capacity} requests per minute`
+      : limit.unit === 'tokens' ? `${limit.cell.capacity} tokens per minute`
+      : limit.unit === 'concurrency' ? `${limit.cell.capacity} concurrent requests`
+      : `a budget of $${(limit.cell.capacity / 1e6).toFixed(2)} per ${limit.cell.period}`;
+    this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.route!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
+  }
+
+  /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
+  private chooseMember(route: RouteContext): PoolMember | null {
+    const pool = route.pool;
+    const seq = this.seq + this.trace.attempts.length;
+    let member: PoolMember | null;
+    if (pool.kind === 'self_hosted') {
+      if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
+      member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
+    } else member = pickMember(pool, route.allowedProviders, seq, this);
+    if (member === null) return null;
+    this.member = member;
+    this.trace.pool_id = route.pool.id;
+    this.trace.provider = member.provider.name;
+    this.trace.model = member.model;
+    return member;
+  }
+
+  /** Call the provider; the answer arrives through the handler methods below. */
+  private dispatchUpstream(): void {
+    const route = this.route!;
+    if (route.pool.kind === 'batch') return this.enqueueBatch();
+    if (route.pool.kind === 'self_hosted' && this.queueOverSlo(route)) return;
+    const member = this.member!;
+    // Per-attempt state (a retry or a fallback reuses this object as the undici handler).
+    this.mode = MODE_NONE;
+    this.chunks = [];
+    this.size = 0;
+    this.status = 0;
+    this.controller = null;
+    this.deadlineHit = false;
+    this.retryAfter = '';
+    this.retryAfterMs = 0;
+    this.queueTimeMs = 0;
+    this.info.reset();
+    if (this.route!.pool.kind === 'self_hosted') {
+      this.attemptLoad = this.gw.load.of(member);
+      this.attemptLoad.inflight++;
+    }
+    const provider = member.provider;
+    const translator = this.gw.chatTranslator;
+    let upstreamBody = translator.buildBody(this.body!, member.model);
+    // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
+    if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
+    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
+    this.attemptStart = performance.now();
+    this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
+    this.dispatched = true;
+    this.upstreamStarted = true;
+    this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+  }
+
+  /**
+   * `queue_time_over_slo`: before calling a self-hosted replica, estimate the wait for a batch slot
+   * (requests queued ahead × one request's decode time ÷ the batch size) and, when it exceeds the SLO's
+   * time to first token and the route lists the condition, treat the attempt as failed without sending
+   * it (the replica is not counted as failing: it is busy, not broken). True when it did so.
+   */
+  private queueOverSlo(route: RouteContext): boolean {
+    const primary = this.primary!;
+    if (!primary.fallbackCondition.includes('queue_time_over_slo') || primary.slo.ttftMs <= 0) return false;
+    const pool = route.pool;
+    const ahead = this.gw.load.expectedQueue(this.member!, pool.maxBatch);
+    if (ahead === 0 || pool.decodeTokensPerS <= 0) return false;
+    const body = this.body!;
+    const outTokens = body.max_completion_tokens ?? body.max_tokens ?? route.tokenBudget.maxOutputTokens;
+    const expectedMs = (ahead * ((outTokens / pool.decodeTokensPerS) * 1000)) / Math.max(1, pool.maxBatch);
+    if (expectedMs <= primary.slo.ttftMs) return false;
+    this.attemptStart = performance.now();
+    this.queueTimeMs = Math.round(expectedMs);
+    this.attemptFailed('queue_time_over_slo', 503, 'upstream_unavailable', `Pool '${pool.id}' would queue this request about ${Math.round(expectedMs)} ms, over the route's ${primary.slo.ttftMs} ms time to first token.`, false);
+    return true;
+  }
+
+  /** Batch pools: answer 202 with the job now; the batch result settles the request later. */
+  private enqueueBatch(): void {
+    if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
+    const trace = this.trace;
+    this.job = { id: 'job_' + trace.request_id.slice(4), tenant: trace.tenant, model: trace.alias, createdAt: Date.now(), status: 'queued', response: null, error: null, finishedAt: 0 };
+    this.attemptStart = performance.now();
+    this.dispatched = true;
+    this.upstreamStarted = true;
+    this.responded = true;
+    this.gw.batches.enqueue(this.member!, this);
+    const h = this.routedHeaders(JSON_TYPE, false);
+    h.push('location', '/v1/batch_jobs/' + this.job.id);
+    this.sink.send(202, h, jobJson(this.job));
+  }
+
+  /** @internal BatchJobOwner: the upstream body of this request. */
+  batchBody(): string {
+    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model);
+  }
+
+  /** @internal BatchJobOwner: the batch answered (or failed); record, account and settle. */
+  batchDone(result: BatchResult | null, failure: string | null): void {
+    const job = this.job;
+    job.finishedAt = Date.now();
+    try {
+      if (result !== null && result.status === 200) {
+        job.response = String(this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info));
+        job.status = 'completed';
+        this.recordAttempt(200, null);
+        this.finishAccounting();
+        this.trace.status = 200;
+      } else {
+        const status = result?.status ?? 502;
+        const code: ErrorCode = status === 429 ? 'upstream_rate_limited' : status >= 400 && status < 500 ? 'invalid_request' : 'upstream_error';
+        job.status = 'failed';
+        job.error = { code, message: failure ?? `The request failed in the batch (HTTP ${status}).` };
+        this.recordAttempt(status, code);
+        this.trace.status = ERRORS[code].status;
+        this.trace.error_code = code;
+      }
+    } catch (err) {
+      job.status = 'failed';
+      job.error = { code: 'upstream_bad_response', message: 'The provider returned a malformed batch result.' };
+      this.trace.status = 502;
+      this.trace.error_code = 'upstream_bad_response';
+      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).message}\n`);
+    }
+    this.settle();
+  }
+
+  /** Give back what admission held, against what the request really used. Runs once, from settle. */
+  private settleLimits(): void {
+    const costs = this.reserved;
+    const store = this.gw.limits;
+    if (costs === null || store === null) return;
+    this.reserved = null;
+    const trace = this.trace;
+    const usedTokens = trace.input_tokens + trace.output_tokens;
+    const usedMicroUsd = Math.round(trace.cost_usd * 1e6);
+    const limits = this.admission!.limits;
+    for (let i = 0; i < limits.length; i++) {
+      const unit = limits[i]!.unit;
+      // A request stays counted; tokens and spend are reconciled with usage; concurrency is released.
+      costs[i] = unit === 'requests' ? 0 : unit === 'tokens' ? this.reservedTokens - usedTokens : unit === 'usd' ? this.reservedMicroUsd - usedMicroUsd : 1;
+    }
+    const r = store.release(this.admission!.cells, costs, Date.now());
+    if (r !== undefined) r.catch(noop);
+  }
+
+  // --- undici handler: the upstream answer ---
+
+  onRequestStart(controller: UpstreamController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(CLIENT_GONE);
+    else if (this.deadlineHit) controller.abort(DEADLINE);
+  }
+
+  onResponseStart(controller: UpstreamController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.controller = controller;
+    this.status = statusCode;
+    // Self-hosted replicas say how long the request waited for a batch slot.
+    const q = headers['x-queue-time-ms'];
+    if (typeof q === 'string') {
+      const v = Number(q);
+      if (Number.isFinite(v) && v >= 0) this.queueTimeMs = v;
+    }
+    if (statusCode !== 200) {
+      this.mode = MODE_ERROR;
+      const ra = headers['retry-after'];
+      if (typeof ra === 'string' && /^\d{1,6}$/.test(ra)) {
+        this.retryAfter = ra;
+        this.retryAfterMs = Number(ra) * 1000;
+      }
+      return;
+    }
+    if (this.body!.stream !== true) {
+      this.mode = MODE_BODY;
+      return;
+    }
+    // A stream's deadline covers the wait for headers; after that undici's body timeout bounds each gap.
+    this.clearTimer();
+    this.mode = MODE_STREAM;
+    this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    this.responded = true;
+    this.trace.status = 200;
+    this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
+  }
+
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
+    const mode = this.mode;
+    if (mode === MODE_STREAM) {
+      const out = this.decoder!.push(chunk);
+      if (out.length === 0) return;
+      if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
+      // Backpressure: stop reading the provider until the client's socket drains (onWritable).
+      if (!this.sink.write(out) && !this.sink.closed) {
+        this.paused = true;
+        controller.pause();
+      }
+      return;
+    }
+    if (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  onResponseEnd(): void {
+    try {
+      const mode = this.mode;
+      if (mode === MODE_BODY) this.completeBody();
+      else if (mode === MODE_STREAM) this.completeStream(null);
+      else this.completeError();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  onResponseError(_controller: UpstreamController, err: Error): void {
+    try {
+      if (this.mode === MODE_STREAM) this.completeStream(err);
+      else this.upstreamFailed(err);
+    } catch (e) {
+      this.internalError(e);
+    }
+  }
+
+  // --- completion paths ---
+
+  private completeBody(): void {
+    this.clearTimer();
+    const provider = this.member!.provider;
+    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    this.chunks = EMPTY_CHUNKS;
+    let out: Buffer | string;
+    try {
+      out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
+    } catch {
+      return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
+    }
+    this.recordAttempt(200, null);
+    this.gw.health.success(this.member!);
+    this.finishAccounting();
+    if (this.clientGone) {
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
+    this.responded = true;
+    this.trace.status = 200;
+    this.sink.send(200, this.routedHeaders(JSON_TYPE, true), out);
+    this.settle();
+  }
+
+  private completeStream(failure: Error | null): void {
+    const sink = this.sink;
+    const info = this.info;
+    const trace = this.trace;
+    if (this.clientGone) {
+      this.recordAttempt(499, 'client_closed_request');
+      this.finishAccounting();
+      trace.status = 499;
+      trace.error_code = 'client_closed_request';
+      return this.settle();
+    }
+    const tail = failure === null ? this.decoder!.finish() : '';
+    if (tail.length > 0) sink.write(tail);
+    if (failure !== null || !info.sawDone || info.streamError !== null) {
+      // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
+      const code: ErrorCode = failure !== null && classifyUpstreamError(failure, this.deadlineHit, false) === 'timeout' ? 'upstream_timeout' : 'upstream_stream_interrupted';
+      const message = info.streamError !== null ? 'The provider reported an error mid-stream.' : 'The provider stream ended before completion.';
+      sink.write('data: ' + openAIErrorBody(code, message) + '\n\n');
+      sink.end();
+      this.recordAttempt(ERRORS[code].status, code);
+      this.finishAccounting();
+      trace.status = ERRORS[code].status;
+      trace.error_code = code;
+      return this.settle();
+    }
+    sink.end();
+    this.recordAttempt(200, null);
+    this.finishAccounting();
+    this.settle();
+  }
+
+  private completeError(): void {
+    this.clearTimer();
+    const status = this.status;
+    const provider = this.member!.provider;
+    let message = '';
+    let errorCode = '';
+    try {
+      const parsed = JSON.parse(Buffer.concat(this.chunks, this.size).toString('utf8'));
+      if (parsed != null && typeof parsed.error?.message === 'string') message = parsed.error.message;
+      if (parsed != null && typeof parsed.error?.code === 'string') errorCode = parsed.error.code;
+    } catch {
+      // The error body is advisory; the status decides.
+    }
+    this.chunks = EMPTY_CHUNKS;
+    let code: ErrorCode;
+    let text: string;
+    let kind: FailureKind = '5xx';
+    if (status === 429) {
+      code = 'upstream_rate_limited';
+      kind = 'rate_limited';
+      text = `The provider '${provider.name}' is rate limiting requests; retry later.`;
+    } else if (status === 401 || status === 403) {
+      code = 'upstream_auth_failed';
+      text = `The provider '${provider.name}' rejected the gateway's credentials.`;
+    } else if (status >= 400 && status < 500) {
+      code = 'invalid_request';
+      kind = errorCode === 'context_length_exceeded' ? 'context_length' : errorCode === 'content_filter' || errorCode === 'content_policy_violation' ? 'content_policy' : 'client_error';
+      text = message !== '' ? `The provider rejected the request: ${message.slice(0, 500)}` : `The provider rejected the request (HTTP ${status}).`;
+    } else if (status === 503) {
+      code = 'upstream_unavailable';
+      text = `The provider '${provider.name}' is unavailable (HTTP 503).`;
+    } else if (status === 504) {
+      code = 'upstream_timeout';
+      kind = 'timeout';
+      text = `The provider '${provider.name}' timed out (HTTP 504).`;
+    } else {
+      code = 'upstream_error';
+      text = `The provider '${provider.name}' failed (HTTP ${status}).`;
+    }
+    this.attemptFailed(kind, status, code, text);
+  }
+
+  private upstreamFailed(err: unknown): void {
+    this.clearTimer();
+    const provider = this.member!.provider;
+    const kind = classifyUpstreamError(err, this.deadlineHit, this.clientGone);
+    if (kind === 'aborted') {
+      this.recordAttempt(499, 'client_closed_request');
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
+    if (kind === 'timeout') return this.attemptFailed('timeout', 504, 'upstream_timeout', `The provider '${provider.name}' did not answer within ${provider.timeoutMs} ms.`);
+    this.attemptFailed('connection_error', 502, 'upstream_connection_error', `The connection to provider '${provider.name}' failed.`);
+  }
+
+  /**
+   * An attempt failed before anything reached the client: record it, then retry, fall back, or answer
+   * with this attempt's error (routing/retry.ts decides; the trace keeps every attempt and the reason).
+   */
+  private attemptFailed(kind: FailureKind, status: number, code: ErrorCode, message: string, memberFailed = true): void {
+    this.recordAttempt(status, code);
+    const member = this.member!;
+    if (memberFailed && kind !== 'client_error' && kind !== 'context_length' && kind !== 'content_policy') this.gw.health.failure(this.route!.pool, member, performance.now());
+    if (this.isRetry) {
+      this.isRetry = false;
+      this.gw.retryBudget.end();
+    }
+    if (this.clientGone) {
+      this.fail('client_closed_request', 'Client closed the request.');
+      return this.settle();
+    }
+    const step = decideNext(
+      kind,
+      this.primary!,
+      {
+        attempts: this.trace.attempts.length,
+        retriesOnRoute: this.retriesOnRoute,
+        fallbackPos: this.fallbackPos,
+        elapsedMs: performance.now() - this.t0,
+        spentUsd: this.spentUsd,
+        retryAfterMs: this.retryAfterMs,
+      },
+      this.gw.retryBudget.canRetry(this.gw.inFlight),
+      Math.random(),
+    );
+    if (step.action === 'stop') {
+      this.trace.stop_reason = step.reason;
+      this.fail(code, message);
+      return this.settle();
+    }
+    this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + kind;
+    if (step.action === 'retry') {
+      this.retriesOnRoute++;
+      this.isRetry = true;
+      this.gw.retryBudget.begin();
+      this.avoid = member;
+    } else {
+      this.route = this.plan.routes[step.routeIndex]!;
+      this.fallbackPos++;
+      this.retriesOnRoute = 0;
+      this.avoid = null;
+    }
+    if (step.delayMs > 0) this.retryTimer = setTimeout(nextAttempt, step.delayMs, this);
+    else this.nextAttempt();
+  }
+
+  /** @internal the next attempt after a retry or fallback decision (from a timer or at once). */
+  nextAttempt(): void {
+    this.retryTimer = null;
+    try {
+      const member = this.chooseMember(this.route!);
+      this.avoid = null;
+      if (member === null) {
+        this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+        return this.settle();
+      }
+      this.dispatchUpstream();
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  /** A bug, not a request problem: a generic 500 to the client, the detail to stderr only. */
+  private internalError(err: unknown): void {
+    process.stderr.write(`switchyard: internal error on ${this.trace.request_id}: ${(err as Error)?.stack ?? String(err)}\n`);
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(new Error('internal error'));
+    if (!this.responded) this.fail('internal_error', 'Internal error.');
+    else if (!this.sink.closed) this.sink.end();
+    this.trace.status = 500;
+    this.trace.error_code = 'internal_error';
+    this.settle();
+  }
+
+  private recordAttempt(status: number, errorCode: string | null): void {
+    this.releaseLoad();
+    this.trace.attempts.push({
+      pool_id: this.route!.pool.id,
+      provider: this.member!.provider.name,
+      status,
+      error_code: errorCode,
+      queue_time_ms: this.queueTimeMs,
+      latency_ms: round3(performance.now() - this.attemptStart),
+    });
+    this.trace.queue_time_ms += this.queueTimeMs;
+    this.trace.stop_reason = errorCode === null ? 'success' : errorCode;
+  }
+
+  /** Tokens and cost from reported usage, or estimated from characters when the provider reported none. */
+  private finishAccounting(): void {
+    const info = this.info;
+    const trace = this.trace;
+    if (info.usageReported) {
+      trace.input_tokens = info.inputTokens;
+      trace.cached_input_tokens = info.cachedInputTokens;
+      trace.output_tokens = info.outputTokens;
+      trace.tokens_estimated = false;
+    } else {
+      trace.input_tokens = estimateTokensFromChars(promptChars(this.body!));
+      trace.cached_input_tokens = 0;
+      trace.output_tokens = estimateTokensFromChars(info.outputChars);
+      trace.tokens_estimated = true;
+    }
+    trace.cost_usd = costUsd(this.member!.price, trace.input_tokens, trace.cached_input_tokens, trace.output_tokens);
+  }
+
+  private routedHeaders(contentType: string, withCost: boolean): string[] {
+    const t = this.trace;
+    const h = [
+      'content-type', contentType,
+      'x-request-id', t.request_id,
+      'x-switchyard-alias', t.alias,
+      'x-switchyard-lane', t.route_lane,
+      'x-switchyard-pool', t.pool_id,
+      'x-switchyard-attempts', String(t.attempts.length),
+      'x-switchyard-fallback', this.fallbackReasons === '' ? 'none' : this.fallbackReasons,
+      'x-switchyard-cache', t.cache,
+    ];
+    if (withCost) h.push('x-switchyard-cost-usd', t.cost_usd.toFixed(8));
+    return h;
+  }
+
+  /** Answer with an error (once) and record it. The caller settles. */
+  private fail(code: ErrorCode, message: string, param: string | null = null): void {
+    const trace = this.trace;
+    trace.status = ERRORS[code].status;
+    trace.error_code = code;
+    if (this.responded || this.clientGone) return;
+    this.responded = true;
+    const body = openAIErrorBody(code, message, param);
+    let headers: readonly string[];
+    if (this.route !== null && trace.route_lane !== '') {
+      const h = this.routedHeaders(JSON_TYPE, false);
+      if (this.retryAfter !== '') h.push('retry-after', this.retryAfter);
+      if (this.limitHeaders !== null) for (const x of this.limitHeaders) h.push(x);
+      headers = h;
+    } else {
+      headers = ['content-type', JSON_TYPE, 'x-request-id', trace.request_id];
+    }
+    this.sink.send(trace.status, headers, body);
+  }
+
+  private clearTimer(): void {
+    if (this.deadlineAt !== 0) this.gw.deadlines.remove(this);
+  }
+
+  private releaseLoad(): void {
+    if (this.attemptLoad !== null) {
+      this.attemptLoad.inflight--;
+      this.attemptLoad = null;
+    }
+  }
+
+  /** The one exit: runs exactly once per call, whatever path the call took. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.clearTimer();
+    this.releaseLoad();
+    if (this.isRetry) {
+      this.isRetry = false;
+      this.gw.retryBudget.end();
+    }
+    const trace = this.trace;
+    trace.ts = isoTime(this.startMs);
+    trace.latency_ms = round3(performance.now() - this.t0);
+    if (trace.ttft_ms === null && trace.status === 200) trace.ttft_ms = trace.latency_ms;
+    if (trace.status === 0) trace.status = this.clientGone ? 499 : 500;
+    if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
+    trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
+    if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
+    this.settleLimits();
+    this.gw.traces.write(trace);
+    this.gw.leave();
+  }
+}
+
+const EMPTY_CHUNKS: Buffer[] = [];
+/** `ChatCall.job` until the request becomes a batch job (keeps the field one shape). */
+const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdAt: 0, status: 'queued', response: null, error: null, finishedAt: 0 }) as BatchJob;
+/** ReserveOutcome.refusedIndex when the store could not be asked (core/limits/store.ts). */
+const STORE_UNAVAILABLE = -2;
+
+function noop(): void {}
+
+function nextAttempt(call: ChatCall): void {
+  call.nextAttempt();
+}
+
+/**
+ * Prompt tokens, estimated before the call to reserve against token limits: an upper bound rather than
+ * a guess (UTF-8 bytes ÷ 3, plus 4 per message and 3 for the reply's priming), so a token quota is not
+ * exceeded by under-estimates; settlement refunds the difference from the provider's usage.
+ */
+function estimatePromptTokens(body: ChatCompletionRequest): number {
+  const messages = body.messages;
+  let bytes = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const c = messages[i]!.content;
+    if (typeof c === 'string') bytes += Buffer.byteLength(c);
+    else if (c != null) bytes += Buffer.byteLength(JSON.stringify(c));
+    const tc = messages[i]!.tool_calls;
+    if (tc != null) bytes += Buffer.byteLength(JSON.stringify(tc));
+  }
+  if (body.tools != null) bytes += Buffer.byteLength(JSON.stringify(body.tools));
+  return Math.ceil(bytes / 3) + 4 * messages.length + 3;
+}
+
+/** The prompt's texts for the tokenizer, their length, and the per-message overhead (4 each, 3 for the reply). */
+function promptTexts(body: ChatCompletionRequest): { texts: string[]; chars: number; overhead: number } {
+  const texts: string[] = [];
+  let chars = 0;
+  const messages = body.messages;
+  for (let i = 0; i < messages.length; i++) {
+    const c = messages[i]!.content;
+    const t = typeof c === 'string' ? c : c != null ? JSON.stringify(c) : '';
+    texts.push(t);
+    chars += t.length;
+  }
+  if (body.tools != null) {
+    const t = JSON.stringify(body.tools);
+    texts.push(t);
+    chars += t.length;
+  }
+  return { texts, chars, overhead: 3 + 4 * messages.length };
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function promptChars(body: ChatCompletionRequest): number {
+  let n = 0;
+  const messages = body.messages;
+  for (let i = 0; i < messages.length; i++) {
+    const c = messages[i]!.content;
+    if (typeof c === 'string') n += c.length;
+    else if (c != null) n += JSON.stringify(c).length;
+  }
+  return n;
+}
