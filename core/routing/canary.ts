@@ -12,7 +12,7 @@ export function fnv1a(s: string): number {
 }
 
 /** Murmur3's finalizer: spreads FNV's low-entropy high bits (ids differ only in their last characters). */
-function mix(h: number): number {
+export function mix(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;

@@ -8,7 +8,7 @@
 // loaded one, so affinity never piles work onto one replica. Without a prefix, the least loaded wins.
 import type { PoolContext, PoolMember } from './types.js';
 import type { MemberFilter } from './pool.js';
-import { fnv1a } from './canary.js';
+import { fnv1a, mix } from './canary.js';
 
 /** How many more queued requests than the least loaded replica affinity may accept. */
 export const AFFINITY_SLACK = 2;
@@ -46,14 +46,6 @@ export class LoadBoard {
   }
 }
 
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * The replica for a request with prefix hash `prefixHash` (0: none), among the allowed members the

@@ -151,15 +151,7 @@ class OpenAIChatStream implements StreamTranslator {
         usageStart = u - 1;
         usageEnd = u + 12;
       } else if (p.charCodeAt(u + 8) === 123) {
-        const prompt = intField(p, '"prompt_tokens":', u, n);
-        const completion = intField(p, '"completion_tokens":', u, n);
-        if (prompt < 0 || completion < 0) return null;
-        const details = p.indexOf('"prompt_tokens_details":', u);
-        const cached = details < 0 ? 0 : intField(p, '"cached_tokens":', details, p.indexOf('}', details));
-        info.usageReported = true;
-        info.inputTokens = prompt;
-        info.outputTokens = completion;
-        info.cachedInputTokens = cached < 0 ? 0 : cached;
+        if (!readUsageAt(p, u, info)) return null;
         hasUsage = true;
       } else return null;
       if (p.charCodeAt(u - 1) !== 44) usageStart = -1; // not `,"usage"`: leave it (slow path semantics differ only in key order)
@@ -207,6 +199,20 @@ function endOfString(s: string, start: number): number {
   return -1;
 }
 
+/** Read the usage object whose `"usage":` key is at `u` into `info`; false when it lacks the token counts. */
+function readUsageAt(s: string, u: number, info: ResponseInfo): boolean {
+  const prompt = intField(s, '"prompt_tokens":', u, s.length);
+  const completion = intField(s, '"completion_tokens":', u, s.length);
+  if (prompt < 0 || completion < 0) return false;
+  const details = s.indexOf('"prompt_tokens_details":', u);
+  const cached = details < 0 ? 0 : intField(s, '"cached_tokens":', details, s.indexOf('}', details));
+  info.usageReported = true;
+  info.inputTokens = prompt;
+  info.outputTokens = completion;
+  info.cachedInputTokens = cached < 0 ? 0 : cached;
+  return true;
+}
+
 /** The non-negative integer after `"key":` found in `s[from..to)`, or -1 when absent or not a number. */
 function intField(s: string, key: string, from: number, to: number): number {
   const k = s.indexOf(key, from);
@@ -240,16 +246,7 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
   const choicesAt = c >= 0 ? c : s.indexOf('"choices":[');
   if (choicesAt < 0) return null;
   const u = s.indexOf('"usage":{');
-  if (u < 0) return null;
-  const prompt = intField(s, '"prompt_tokens":', u, n);
-  const completion = intField(s, '"completion_tokens":', u, n);
-  if (prompt < 0 || completion < 0) return null;
-  const details = s.indexOf('"prompt_tokens_details":', u);
-  const cached = details < 0 ? 0 : intField(s, '"cached_tokens":', details, s.indexOf('}', details));
-  info.usageReported = true;
-  info.inputTokens = prompt;
-  info.outputTokens = completion;
-  info.cachedInputTokens = cached < 0 ? 0 : cached;
+  if (u < 0 || !readUsageAt(s, u, info)) return null;
   const f = s.indexOf('"finish_reason":"', choicesAt);
   if (f >= 0) {
     const fe = endOfString(s, f + 17);
