@@ -180,6 +180,7 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
       workerData: { configPath: opts.configPath, keysPath: join(opts.dataDir, 'keys.yaml'), providerBaseUrls: [...urls], host: opts.host, port, tracePath, drainMs: opts.drainMs, sharedBuffer },
     });
     workers.push(w);
+    w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown }) => relayJob(workers, w, m));
     return new Promise<number>((resolvePort, reject) => {
       w.once('message', (m: { type: string; port?: number; error?: string }) => {
         if (m.type === 'listening') resolvePort(m.port!);
@@ -215,6 +216,34 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
   await Promise.all(exits);
   await closeSims();
   return 0;
+}
+
+/**
+ * Batch-job lookups between gateway threads: a thread that does not hold a polled job asks (`job?`); the
+ * others answer (`job=`); the first job found, or null once all have answered, goes back (`job!`).
+ */
+const jobAsks = new Map<string, { asker: Worker; n: number; waiting: number; done: boolean }>();
+function relayJob(workers: readonly Worker[], from: Worker, m: { type: string; id?: string; n?: number; from?: number; job?: unknown }): void {
+  if (m.type === 'job?') {
+    const others = workers.filter((w) => w !== from);
+    const key = `${workers.indexOf(from)}:${m.n}`;
+    if (others.length === 0) return from.postMessage({ type: 'job!', n: m.n, job: null });
+    jobAsks.set(key, { asker: from, n: m.n!, waiting: others.length, done: false });
+    for (const w of others) w.postMessage({ type: 'job?', id: m.id, n: m.n, from: workers.indexOf(from) });
+  } else if (m.type === 'job=') {
+    const key = `${m.from}:${m.n}`;
+    const ask = jobAsks.get(key);
+    if (ask === undefined) return;
+    ask.waiting--;
+    if (!ask.done && m.job != null) {
+      ask.done = true;
+      ask.asker.postMessage({ type: 'job!', n: ask.n, job: m.job });
+    }
+    if (ask.waiting === 0) {
+      if (!ask.done) ask.asker.postMessage({ type: 'job!', n: ask.n, job: null });
+      jobAsks.delete(key);
+    }
+  }
 }
 
 function freePort(host: string): Promise<number> {

@@ -9,3 +9,4 @@ export { createLimitStore, limitFailureReporter, reloadProblem, type LimitStoreO
 export { SharedLimitStore } from './limits/shared-store.js';
 export { RedisLimitStore } from './limits/redis-store.js';
 export { ReserveOutcome, type LimitStore, type LimitCell } from './limits/store.js';
+export type { BatchJob } from './pipeline/batch-jobs.js';

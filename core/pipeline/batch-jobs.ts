@@ -2,9 +2,9 @@
 // gathered per pool member for a short window and sent as one OpenAI-style batch (file upload, batch
 // create, poll, read results). The client polls GET /v1/batch_jobs/{id} for the result.
 //
-// Jobs live in the memory of the gateway thread that took them (documented: with `--threads N` a poll
-// must reach the same thread, so batch routes are for single-thread gateways until the ledger holds
-// jobs); finished jobs are kept for JOB_RETENTION_MS.
+// Jobs live in the memory of the gateway thread that took them (with `--threads N`, a poll that reaches
+// another thread is relayed through the main thread: Gateway's `jobRelay`); finished jobs are kept for
+// JOB_RETENTION_MS; a restart loses jobs not yet finished.
 import type { PoolMember } from '../routing/types.js';
 import { createBatch, getBatch, readResults, uploadBatchFile, type BatchLine, type BatchResult } from '../upstream/batch-client.js';
 

@@ -24,7 +24,7 @@ import type { TraceSink } from '../telemetry/trace.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink } from './sink.js';
 import { ChatCall } from './chat-call.js';
-import { BatchJobs, jobJson } from './batch-jobs.js';
+import { BatchJobs, jobJson, type BatchJob } from './batch-jobs.js';
 
 const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
@@ -38,6 +38,8 @@ export interface GatewayOptions {
   limits?: LimitStore | null;
   /** Token counting for input budgets (inline when short, piscina workers when long). */
   tokens?: TokenCounter;
+  /** With several gateway threads: find a batch job another thread took (null when none has it). */
+  jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -52,6 +54,7 @@ export class Gateway {
   readonly upstream: UpstreamClient;
   readonly limits: LimitStore | null;
   readonly tokens: TokenCounter;
+  private readonly jobRelay: ((id: string) => Promise<BatchJob | null>) | null;
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
@@ -71,6 +74,7 @@ export class Gateway {
     this.upstream = opts.upstream ?? new UpstreamClient();
     this.limits = opts.limits ?? null;
     this.tokens = opts.tokens ?? new TokenCounter();
+    this.jobRelay = opts.jobRelay ?? null;
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -155,8 +159,12 @@ export class Gateway {
     const key = authenticateRequest(this.plan, req, sink);
     if (key === null) return;
     const job = this.batches.get(id);
-    if (job === undefined || job.tenant !== key.tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
-    sink.send(200, JSON_HEADERS, jobJson(job));
+    if (job !== undefined || this.jobRelay === null) return answerJob(sink, job ?? null, key.tenant, id);
+    // Taken by another gateway thread: ask it (the sink stays valid: transports handle aborts).
+    this.jobRelay(id).then(
+      (remote) => answerJob(sink, remote, key.tenant, id),
+      () => answerJob(sink, null, key.tenant, id),
+    );
   }
 
   /** A transport refused a body over `maxBodyBytes` before reading it whole. */
@@ -234,6 +242,11 @@ export class Gateway {
       for (const f of w) f();
     }
   }
+}
+
+function answerJob(sink: Sink, job: BatchJob | null, tenant: string, id: string): void {
+  if (job === null || job.tenant !== tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
+  sink.send(200, JSON_HEADERS, jobJson(job));
 }
 
 function safePath(path: string): string {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent } from 'undici';
 import { createHash } from 'node:crypto';
-import { DEMO_KEY, testConfigYaml } from '../helpers/stack.js';
+import { DEMO_KEY, batchConfigYaml, testConfigYaml } from '../helpers/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
 const children: ChildProcess[] = [];
@@ -191,5 +191,55 @@ describe('switchyard serve: graceful shutdown', () => {
     const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ request_id: id, status: 200, stream: true, output_tokens: 30 });
+  });
+});
+
+describe('switchyard serve --threads: batch jobs', () => {
+  it('a job taken by one thread can be polled through any thread', async () => {
+    const { startBatchSimulator } = await import('../../simulators/index.js');
+    const sim = await startBatchSimulator({ seed: 2, completion_ms: 20 });
+    try {
+      const { dir } = workdir();
+      const config = join(dir, 'batch.yaml');
+      writeFileSync(config, batchConfigYaml(sim.url));
+      const s = serve(['--config', config, '--port', '0', '--threads', '2'], { SWITCHYARD_DATA_DIR: dir, BATCH_PROVIDER_KEY: 'sk-b' });
+      const url = await s.listening;
+      const fresh = async (path: string, body?: string) => {
+        const agent = new Agent({ pipelining: 0 });
+        try {
+          const r = await request(url + path, {
+            method: body === undefined ? 'GET' : 'POST',
+            dispatcher: agent,
+            headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+            body,
+          });
+          return { status: r.statusCode, json: (await r.body.json()) as Record<string, any> };
+        } finally {
+          await agent.close();
+        }
+      };
+      const jobs: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await fresh('/v1/chat/completions', JSON.stringify({ model: 'reports.nightly', messages: [{ role: 'user', content: `r${i}` }] }));
+        expect(r.status).toBe(202);
+        jobs.push(r.json.id);
+      }
+      // Both threads took jobs (their ids carry the thread), and every job is found from any connection.
+      expect(new Set(jobs.map((j) => j.slice(0, j.lastIndexOf('_')))).size).toBe(2);
+      for (const id of jobs) {
+        let job = (await fresh('/v1/batch_jobs/' + id)).json;
+        const deadline = Date.now() + 10_000;
+        while (job.status !== 'completed' && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 30));
+          job = (await fresh('/v1/batch_jobs/' + id)).json;
+        }
+        expect(job.status).toBe('completed');
+      }
+      expect((await fresh('/v1/batch_jobs/job_nope_1')).status).toBe(404);
+      s.child.kill('SIGTERM');
+      expect(await s.exit).toBe(0);
+    } finally {
+      await sim.close();
+    }
   });
 });

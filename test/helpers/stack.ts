@@ -142,3 +142,38 @@ export async function eventually(pred: () => boolean, timeoutMs = 3000): Promise
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/** A config with one batch pool (provider `batcher` at `url`, key from BATCH_PROVIDER_KEY) and the batch route `reports.nightly`. */
+export function batchConfigYaml(url: string): string {
+  return `
+tenants: [{ id: demo, name: Demo }, { id: other, name: Other }]
+keys:
+  - { id: k-demo, tenant: demo, owner: team-demo, key_sha256: ${DEMO_KEY_SHA256} }
+  - { id: k-other, tenant: other, owner: team-other, key_sha256: ${sha256Hex(OTHER_KEY)} }
+providers:
+  - name: batcher
+    kind: batch
+    base_url: ${url}
+    api_key_env: BATCH_PROVIDER_KEY
+    models: [{ name: gpt-4o-mini, input_usd_per_mtok: 0.075, output_usd_per_mtok: 0.3 }]
+pools:
+  - { id: batch-pool, kind: batch, members: [{ provider: batcher, model: gpt-4o-mini }] }
+routes:
+  - alias: reports.nightly
+    use_case: nightly report summaries
+    owner: team-reports
+    route_policy: { lane: direct_large, slo: { ttft_ms: 60000, latency_ms: 86400000 }, budget: { max_cost_usd: null }, fallback: [] }
+    canary_share: 0
+    canary_target: null
+    fallback_condition: []
+    pool_id: batch-pool
+    queue_priority: 5
+    latency_class: batch
+    allowed_providers: [batcher]
+    quota: { requests_per_minute: 1000, tokens_per_minute: 1000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: null
+    trace_fields: [scenario_id]
+    prompt: null
+`;
+}

@@ -2,7 +2,7 @@
 // the shared port. On `stop` it closes its listen socket, drains, flushes its traces and ends by itself
 // (never process.exit with uWS handles open: ARCHITECTURE, uWS rule 9).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem } from '../../core/index.js';
+import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, type BatchJob } from '../../core/index.js';
 import { startUwsServer } from './server.js';
 
 interface WorkerConfig {
@@ -31,7 +31,21 @@ async function main(): Promise<void> {
     sharedBuffer: wd.sharedBuffer,
     onFailure: limitFailureReporter(plan.limits.failureMode),
   });
-  const gateway = new Gateway({ plan, traces, limits });
+  // Batch jobs live in the thread that took them; a poll that lands elsewhere asks the others through
+  // the main thread (`job?` out, `job!` back, matched by a sequence number).
+  const pendingJobs = new Map<number, (job: BatchJob | null) => void>();
+  let jobSeq = 0;
+  const jobRelay = (id: string): Promise<BatchJob | null> =>
+    new Promise((resolve) => {
+      const n = ++jobSeq;
+      pendingJobs.set(n, resolve);
+      port.postMessage({ type: 'job?', id, n });
+      // A thread that went away never answers: give up after a bound (the poll answers 404).
+      setTimeout(() => {
+        if (pendingJobs.delete(n)) resolve(null);
+      }, 2000).unref();
+    });
+  const gateway = new Gateway({ plan, traces, limits, jobRelay });
   let server;
   try {
     server = await startUwsServer(gateway, { host: wd.host, port: wd.port });
@@ -41,8 +55,14 @@ async function main(): Promise<void> {
     return;
   }
   port.postMessage({ type: 'listening', port: server.port });
-  port.on('message', async (m: { type: string }) => {
+  port.on('message', async (m: { type: string; id?: string; n?: number; from?: number; job?: BatchJob | null }) => {
     if (m.type === 'reload') return reload(gateway, wd);
+    if (m.type === 'job?') return port.postMessage({ type: 'job=', n: m.n, from: m.from, job: gateway.batches.get(m.id!) ?? null });
+    if (m.type === 'job!') {
+      const resolve = pendingJobs.get(m.n!);
+      pendingJobs.delete(m.n!);
+      return resolve?.(m.job ?? null);
+    }
     if (m.type !== 'stop') return;
     server.close();
     const drained = await gateway.drain(wd.drainMs);
