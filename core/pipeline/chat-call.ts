@@ -6,6 +6,7 @@ import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.js';
 import type { ChatCompletionRequest } from '../schema/openai.js';
 import { validateChatRequest } from '../schema/openai-validate.js';
+import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
@@ -98,6 +99,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
   private attemptLoad: ReplicaLoad | null = null;
   private queueTimeMs = 0;
+  /** The request body as text (for forwarding `messages` as the client's bytes). */
+  private rawText = '';
+  private rawMessagesText: string | null | undefined = undefined;
   /** Set when the route's pool is a batch pool: the job the client polls. */
   job: BatchJob = NO_JOB;
   private admission: Admission | null = null;
@@ -191,7 +195,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (raw === null || raw.length === 0) return this.fail('invalid_json', 'The request body is empty: send a JSON object.');
     let parsed: unknown;
     try {
-      parsed = JSON.parse(raw.toString('utf8'));
+      this.rawText = raw.toString('utf8');
+      parsed = JSON.parse(this.rawText);
     } catch {
       return this.fail('invalid_json', 'We could not parse the JSON body of your request.');
     }
@@ -329,6 +334,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.route!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
+  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
+  private rawMessages(): string | null {
+    if (this.rawMessagesText === undefined) this.rawMessagesText = memberText(this.rawText, 'messages');
+    return this.rawMessagesText;
+  }
+
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
   private chooseMember(route: RouteContext): PoolMember | null {
     const pool = route.pool;
@@ -369,7 +380,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
-    let upstreamBody = translator.buildBody(this.body!, member.model);
+    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages());
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
@@ -419,7 +430,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   /** @internal BatchJobOwner: the upstream body of this request. */
   batchBody(): string {
-    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model);
+    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model, this.rawMessages());
   }
 
   /** @internal BatchJobOwner: the batch answered (or failed); record, account and settle. */

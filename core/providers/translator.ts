@@ -42,8 +42,11 @@ export interface StreamTranslator {
 export interface Translator {
   /** Path under the provider's base URL, e.g. `/chat/completions`. */
   readonly path: string;
-  /** Upstream request body. `stream` requests always ask the provider for usage. */
-  buildBody(req: ChatCompletionRequest, providerModel: string): string;
+  /**
+   * Upstream request body. `stream` requests always ask the provider for usage. `rawMessages`, when
+   * given, is the client's own JSON text of `req.messages` (unchanged since parsing), forwarded as is.
+   */
+  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages?: string | null): string;
   /** Non-streaming upstream body → client body (the response's `model` is the alias). Throws on garbage. */
   translateResponse(upstreamBody: Buffer, alias: string, info: ResponseInfo): Buffer | string;
   /** A decoder for one streamed response. */

@@ -264,8 +264,8 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
 export class OpenAIChatTranslator implements Translator {
   readonly path = '/chat/completions';
 
-  buildBody(req: ChatCompletionRequest, providerModel: string): string {
-    let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + JSON.stringify(req.messages);
+  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages: string | null = null): string {
+    let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + (rawMessages ?? JSON.stringify(req.messages));
     const r = req as unknown as Record<string, unknown>;
     // Most requests carry no optional parameter: look for one before probing all of them by name
     // (a keyed load per name would go megamorphic).
