@@ -85,6 +85,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private key: KeyRecord | null = null;
   /** The route whose fallback chain and stop criteria apply (the alias's route, or its canary target). */
   private primary: RouteContext | null = null;
+  /** The route of the alias the client named: its limits and token budget apply, whatever arm serves it. */
+  private named: RouteContext | null = null;
   private retriesOnRoute = 0;
   private fallbackPos = -1;
   private spentUsd = 0;
@@ -214,6 +216,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       return this.fail('alias_not_found', `The model '${model.slice(0, 200)}' does not exist or you do not have access to it.`, 'model');
     }
     this.route = route;
+    this.named = route;
     trace.alias = route.isPrefix ? model : route.alias;
 
     // 4. Attribute.
@@ -262,7 +265,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   }
 
   private withinInputBudget(tokens: number): boolean {
-    const route = this.route!;
+    const route = this.named!;
     if (tokens <= route.tokenBudget.maxInputTokens) return true;
     this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
     return false;
@@ -284,10 +287,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     );
   }
 
-  /** 7. Admission: reserve on every limit of the tenant, the key and the route, before the call. */
+  /** 7. Admission: reserve on every limit of the tenant, the key and the named route, before the call. */
   private reserve(promptTokens: number, asked: number): void {
     const store = this.gw.limits;
-    const route = this.route!;
+    const route = this.named!;
     const admission = store === null ? null : this.gw.admissionFor(this.plan, this.key!, route);
     if (store === null || admission === null || admission.cells.length === 0) return this.dispatchUpstream();
     this.admission = admission;
@@ -331,7 +334,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       : limit.unit === 'tokens' ? `${limit.cell.capacity} tokens per minute`
       : limit.unit === 'concurrency' ? `${limit.cell.capacity} concurrent requests`
       : `a budget of $${(limit.cell.capacity / 1e6).toFixed(2)} per ${limit.cell.period}`;
-    this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.route!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
+    this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.named!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
   /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
