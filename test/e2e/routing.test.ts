@@ -46,7 +46,7 @@ pools:
   - { id: pool-slow, kind: maas, members: [{ provider: slow, model: m-slow }] }
   - { id: pool-good, kind: maas, members: [{ provider: good, model: m-good }] }
   - { id: pool-mixed, kind: maas, members: [{ provider: bad, model: m-bad }, { provider: good, model: m-good }] }
-routes:${route('mixed.chat', 'pool-mixed', [])}${route('chain.primary', 'pool-bad', ['chain.second', 'chain.third'])}${route('chain.second', 'pool-slow', [])}${route('chain.third', 'pool-good', [])}${route('canary.main', 'pool-good', [], '').replace('canary_share: 0\n    canary_target: null', 'canary_share: 0.5\n    canary_target: canary.next')}${route('canary.next', 'pool-slow', []).replace('pool_id: pool-slow', 'pool_id: pool-good')}
+routes:${route('mixed.chat', 'pool-mixed', [])}${route('chain.primary', 'pool-bad', ['chain.second', 'chain.third'])}${route('chain.second', 'pool-slow', [])}${route('chain.third', 'pool-good', [])}${route('canary.main', 'pool-good', [], '').replace('canary_share: 0\n    canary_target: null', 'canary_share: 0.5\n    canary_target: canary.next')}${route('canary.next', 'pool-slow', []).replace('pool_id: pool-slow', 'pool_id: pool-good')}${route('canary.quota', 'pool-good', []).replace('canary_share: 0\n    canary_target: null', 'canary_share: 1\n    canary_target: canary.next').replace('requests_per_minute: 100000', 'requests_per_minute: 5')}
 `;
 
 describe('retries and fallbacks through the gateway', () => {
@@ -119,6 +119,13 @@ describe('retries and fallbacks through the gateway', () => {
     expect(attempts.slice(-10).every((n) => n === 1)).toBe(true);
     const bad = s.gateway.currentPlan.pools.get('pool-mixed')!.members[0]!;
     expect(s.gateway.health.isEjected(bad, performance.now())).toBe(true);
+  });
+
+  it("regression: the named alias's limits apply when every request goes to its canary", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await chat('canary.quota')).status);
+    expect(statuses.filter((x) => x === 200)).toHaveLength(5);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(3);
   });
 
   it('splits a canary route by the request id and says which arm in the trace', async () => {
