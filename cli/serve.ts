@@ -180,7 +180,10 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
       workerData: { configPath: opts.configPath, keysPath: join(opts.dataDir, 'keys.yaml'), providerBaseUrls: [...urls], host: opts.host, port, tracePath, drainMs: opts.drainMs, sharedBuffer },
     });
     workers.push(w);
-    w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown }) => relayJob(workers, w, m));
+    w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown; snap?: unknown }) => {
+      if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
+      else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m);
+    });
     return new Promise<number>((resolvePort, reject) => {
       w.once('message', (m: { type: string; port?: number; error?: string }) => {
         if (m.type === 'listening') resolvePort(m.port!);
@@ -243,6 +246,25 @@ function relayJob(workers: readonly Worker[], from: Worker, m: { type: string; i
       if (!ask.done) ask.asker.postMessage({ type: 'job!', n: ask.n, job: null });
       jobAsks.delete(key);
     }
+  }
+}
+
+/** Scrapes across gateway threads: every thread (the asker too) sends its snapshot; all go back together. */
+const scrapes = new Map<string, { asker: Worker; n: number; waiting: number; snaps: unknown[] }>();
+function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: string; n?: number; from?: number; snap?: unknown }): void {
+  if (m.type === 'metrics?') {
+    const key = `${workers.indexOf(from)}:${m.n}`;
+    scrapes.set(key, { asker: from, n: m.n!, waiting: workers.length, snaps: [] });
+    for (const w of workers) w.postMessage({ type: 'metrics?', n: m.n, from: workers.indexOf(from) });
+    return;
+  }
+  const key = `${m.from}:${m.n}`;
+  const s = scrapes.get(key);
+  if (s === undefined) return;
+  s.snaps.push(m.snap);
+  if (--s.waiting === 0) {
+    scrapes.delete(key);
+    s.asker.postMessage({ type: 'metrics!', n: s.n, snaps: s.snaps });
   }
 }
 

@@ -323,6 +323,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       return this.fail('limits_unavailable', 'Limits cannot be checked right now; retry shortly.');
     }
     const limit = this.admission!.limits[out.refusedIndex]!;
+    this.gw.metrics.quotaRejections.inc([this.trace.tenant, this.named!.alias, limit.scope + ':' + limit.limitName]);
     const retryS = Math.max(1, Math.ceil(out.retryAfterMs / 1000));
     this.retryAfter = String(retryS);
     const h: string[] = [];
@@ -710,6 +711,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       return this.settle();
     }
     this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + kind;
+    const fromPool = this.route!.pool.id;
+    const toPool = step.action === 'retry' ? fromPool : this.plan.routes[step.routeIndex]!.pool.id;
+    this.gw.metrics.fallbacks.inc([this.named!.alias, fromPool, toPool, kind]);
     if (step.action === 'retry') {
       this.retriesOnRoute++;
       this.isRetry = true;
@@ -825,6 +829,21 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (this.deadlineAt !== 0) this.gw.deadlines.remove(this);
   }
 
+  /** The platform metrics of a routed request (labels from config: the named alias, lane, pool). */
+  private count(): void {
+    const m = this.gw.metrics;
+    const t = this.trace;
+    const alias = this.named!.alias;
+    m.requests.inc([alias, t.route_lane, t.pool_id, t.outcome]);
+    m.duration.observe([alias, t.route_lane], t.latency_ms / 1000);
+    if (t.ttft_ms !== null) m.ttft.observe([alias, t.route_lane], t.ttft_ms / 1000);
+    if (t.status === 200) {
+      const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || this.member.price === null ? 'price' : '';
+      if (missing === '') m.attributionComplete.inc(NO_LABELS);
+      else m.attributionIncomplete.inc([missing]);
+    }
+  }
+
   private releaseLoad(): void {
     if (this.attemptLoad !== null) {
       this.attemptLoad.inflight--;
@@ -851,12 +870,14 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
+    if (this.named !== null && trace.route_lane !== '') this.count();
     this.gw.traces.write(trace);
     this.gw.leave();
   }
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+const NO_LABELS: readonly string[] = Object.freeze([]);
 /** `ChatCall.job` until the request becomes a batch job (keeps the field one shape). */
 const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdAt: 0, status: 'queued', response: null, error: null, finishedAt: 0 }) as BatchJob;
 /** ReserveOutcome.refusedIndex when the store could not be asked (core/limits/store.ts). */

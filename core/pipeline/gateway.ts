@@ -21,6 +21,7 @@ import type { LimitCell, LimitStore } from '../limits/store.js';
 import type { Limit } from '../limits/cells.js';
 import { TokenCounter } from '../accounting/tokens.js';
 import type { TraceSink } from '../telemetry/trace.js';
+import { GatewayMetrics, renderPrometheus, type MetricsSnapshot } from '../telemetry/metrics.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink } from './sink.js';
 import { ChatCall } from './chat-call.js';
@@ -28,6 +29,7 @@ import { BatchJobs, jobJson, type BatchJob } from './batch-jobs.js';
 
 const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
+const METRICS_HEADERS: readonly string[] = Object.freeze(['content-type', 'text/plain; version=0.0.4; charset=utf-8']);
 const KEY_CACHE_MAX = 10_000;
 
 export interface GatewayOptions {
@@ -40,6 +42,8 @@ export interface GatewayOptions {
   tokens?: TokenCounter;
   /** With several gateway threads: find a batch job another thread took (null when none has it). */
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
+  /** With several gateway threads: every thread's metrics snapshot, this one's included. */
+  metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -55,6 +59,9 @@ export class Gateway {
   readonly limits: LimitStore | null;
   readonly tokens: TokenCounter;
   private readonly jobRelay: ((id: string) => Promise<BatchJob | null>) | null;
+  private readonly metricsRelay: (() => Promise<MetricsSnapshot[]>) | null;
+  /** The platform metrics this thread counts (merged across threads at scrape time). */
+  readonly metrics = new GatewayMetrics();
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
@@ -75,6 +82,7 @@ export class Gateway {
     this.limits = opts.limits ?? null;
     this.tokens = opts.tokens ?? new TokenCounter();
     this.jobRelay = opts.jobRelay ?? null;
+    this.metricsRelay = opts.metricsRelay ?? null;
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -141,7 +149,7 @@ export class Gateway {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      if (path === '/v1/models' || path === '/healthz' || path === '/readyz') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
+      if (path === '/v1/models' || path === '/healthz' || path === '/readyz' || path === '/metrics') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
       return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
     }
     if (path === '/healthz') return sink.send(200, JSON_HEADERS, '{"status":"ok"}');
@@ -150,6 +158,7 @@ export class Gateway {
       return sink.send(200, JSON_HEADERS, '{"status":"ready"}');
     }
     if (path === '/v1/models') return this.models(req, sink);
+    if (path === '/metrics') return this.scrape(sink);
     if (path.startsWith('/v1/batch_jobs/')) return this.batchJob(req, sink, path.slice(15));
     return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
   }
@@ -164,6 +173,15 @@ export class Gateway {
     this.jobRelay(id).then(
       (remote) => answerJob(sink, remote, key.tenant, id),
       () => answerJob(sink, null, key.tenant, id),
+    );
+  }
+
+  /** GET /metrics: Prometheus text, every thread's counts summed. */
+  private scrape(sink: Sink): void {
+    if (this.metricsRelay === null) return sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()]));
+    this.metricsRelay().then(
+      (snaps) => sink.send(200, METRICS_HEADERS, renderPrometheus(snaps)),
+      () => sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()])),
     );
   }
 

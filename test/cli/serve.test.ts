@@ -100,6 +100,13 @@ describe('switchyard serve', () => {
     // Request ids carry the thread: two distinct prefixes mean two threads answered.
     const prefixes = new Set(ids.map((id) => id.slice(0, id.lastIndexOf('_'))));
     expect(prefixes.size).toBe(2);
+    // /metrics from any thread sums both threads' counts.
+    for (let i = 0; i < 3; i++) {
+      const agent = new Agent({ pipelining: 0 });
+      const m = await request(url + '/metrics', { dispatcher: agent });
+      expect(await m.body.text()).toContain('switchyard_requests_total{alias="demo.chat",lane="direct_small",pool="maas-sim",outcome="success"} 60\n');
+      await agent.close();
+    }
     s.child.kill('SIGTERM');
     expect(await s.exit).toBe(0);
     expect(existsSync(join(dir, 'traces.jsonl'))).toBe(true);

@@ -173,3 +173,32 @@ describe('limits through the gateway (shared-memory store)', () => {
     expect(s.limits!.peek(budget, Date.now())).toBe(spent);
   });
 });
+
+describe('platform metrics after scripted traffic', () => {
+  it('counts requests by outcome, quota rejections, attribution and latency exactly', async () => {
+    const s = await stack({ keyLimits: '{ requests_per_minute: 3 }' });
+    const agent = new Agent();
+    const send = (headers: Record<string, string> = {}) =>
+      request(s.url + '/v1/chat/completions', {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model: 'demo.chat', messages: [{ role: 'user', content: 'hi' }] }),
+      }).then((r) => r.body.text().then(() => r.statusCode));
+    expect(await send({ 'x-switchyard-scenario': 's1' })).toBe(200);
+    expect(await send({ 'x-switchyard-scenario': 's1' })).toBe(200);
+    expect(await send()).toBe(200);
+    expect(await send()).toBe(429);
+    const r = await request(s.url + '/metrics', { dispatcher: agent });
+    expect(String(r.headers['content-type'])).toContain('text/plain');
+    const text = await r.body.text();
+    await agent.close();
+    expect(text).toContain('switchyard_requests_total{alias="demo.chat",lane="direct_small",pool="maas-sim",outcome="success"} 3\n');
+    expect(text).toContain('switchyard_requests_total{alias="demo.chat",lane="direct_small",pool="maas-sim",outcome="error"} 1\n');
+    expect(text).toContain('switchyard_quota_rejections_total{tenant="demo",alias="demo.chat",limit="key:rpm"} 1\n');
+    expect(text).toContain('switchyard_cost_attribution_complete_total 2\n');
+    expect(text).toContain('switchyard_cost_attribution_incomplete_total{missing="scenario_id"} 1\n');
+    expect(text).toContain('switchyard_request_duration_seconds_count{alias="demo.chat",lane="direct_small"} 4\n');
+    expect(text).toContain('switchyard_ttft_seconds_count{alias="demo.chat",lane="direct_small"} 3\n');
+  });
+});

@@ -88,6 +88,11 @@ describe('retries and fallbacks through the gateway', () => {
       ['pool-good', 'good', 200, null],
     ]);
     expect(r.trace).toMatchObject({ status: 200, stop_reason: 'success', pool_id: 'pool-good', provider: 'good', model: 'm-good' });
+    const m = await request(s.url + '/metrics', { dispatcher: agent });
+    const text = await m.body.text();
+    expect(text).toContain('switchyard_fallbacks_total{alias="chain.primary",from_pool="pool-bad",to_pool="pool-bad",reason="5xx"} 1\n');
+    expect(text).toContain('switchyard_fallbacks_total{alias="chain.primary",from_pool="pool-bad",to_pool="pool-slow",reason="5xx"} 1\n');
+    expect(text).toContain('switchyard_fallbacks_total{alias="chain.primary",from_pool="pool-slow",to_pool="pool-good",reason="timeout"} 1\n');
   });
 
   it('stops with the last error and says why when the chain is exhausted', async () => {

@@ -2,7 +2,7 @@
 // the shared port. On `stop` it closes its listen socket, drains, flushes its traces and ends by itself
 // (never process.exit with uWS handles open: ARCHITECTURE, uWS rule 9).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, type BatchJob } from '../../core/index.js';
+import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
 import { startUwsServer } from './server.js';
 
 interface WorkerConfig {
@@ -45,7 +45,18 @@ async function main(): Promise<void> {
         if (pendingJobs.delete(n)) resolve(null);
       }, 2000).unref();
     });
-  const gateway = new Gateway({ plan, traces, limits, jobRelay });
+  // /metrics sums every thread's counts: the main thread gathers their snapshots (`metrics?` / `metrics!`).
+  const pendingScrapes = new Map<number, (snaps: MetricsSnapshot[]) => void>();
+  const metricsRelay = (): Promise<MetricsSnapshot[]> =>
+    new Promise((resolve) => {
+      const n = ++jobSeq;
+      pendingScrapes.set(n, resolve);
+      port.postMessage({ type: 'metrics?', n });
+      setTimeout(() => {
+        if (pendingScrapes.delete(n)) resolve([gateway.metrics.registry.snapshot()]);
+      }, 2000).unref();
+    });
+  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay });
   let server;
   try {
     server = await startUwsServer(gateway, { host: wd.host, port: wd.port });
@@ -58,6 +69,12 @@ async function main(): Promise<void> {
   port.on('message', async (m: { type: string; id?: string; n?: number; from?: number; job?: BatchJob | null }) => {
     if (m.type === 'reload') return reload(gateway, wd);
     if (m.type === 'job?') return port.postMessage({ type: 'job=', n: m.n, from: m.from, job: gateway.batches.get(m.id!) ?? null });
+    if (m.type === 'metrics?') return port.postMessage({ type: 'metrics=', n: m.n, from: m.from, snap: gateway.metrics.registry.snapshot() });
+    if (m.type === 'metrics!') {
+      const resolve = pendingScrapes.get(m.n!);
+      pendingScrapes.delete(m.n!);
+      return resolve?.((m as { snaps?: MetricsSnapshot[] }).snaps ?? []);
+    }
     if (m.type === 'job!') {
       const resolve = pendingJobs.get(m.n!);
       pendingJobs.delete(m.n!);
