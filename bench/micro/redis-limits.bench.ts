@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Bench } from 'tinybench';
 import { collect, printIfMain, type MicroResult } from './harness.js';
+import { redisUnreachable } from '../support.js';
 import { RedisLimitStore } from '../../core/limits/redis-store.js';
 import { ReserveOutcome, type LimitCell } from '../../core/limits/store.js';
 
@@ -16,21 +17,6 @@ import { ReserveOutcome, type LimitCell } from '../../core/limits/store.js';
 const IN_FLIGHT = 64;
 const URL_ = process.env.SWITCHYARD_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** null when Redis answers PING, else why not. */
-async function unreachable(url: string): Promise<string | null> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  let cause: Error | null = null;
-  r.on('error', (err: Error) => (cause ??= err));
-  try {
-    await r.connect();
-    await r.ping();
-    return null;
-  } catch (err) {
-    return (cause ?? (err as Error)).message;
-  } finally {
-    r.disconnect();
-  }
-}
 
 async function deleteKeys(url: string, prefix: string): Promise<void> {
   const r = new Redis(url, { maxRetriesPerRequest: 1 });
@@ -48,7 +34,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
 }
 
 export async function run(): Promise<MicroResult[]> {
-  const why = await unreachable(URL_);
+  const why = await redisUnreachable(URL_);
   if (why !== null) {
     process.stderr.write(`redis-limits bench: skipped, Redis not reachable at ${URL_} (${why})\n`);
     return [];

@@ -6,51 +6,15 @@
 
 import { Bench } from 'tinybench';
 import { collect, printIfMain, type MicroResult } from './harness.js';
-import { JsonlTraceSink, TraceRecord, isoTime, traceToJson } from '../../core/telemetry/trace.js';
+import { sampleTraceRecord } from '../support.js';
+import { JsonlTraceSink, isoTime, traceToJson } from '../../core/telemetry/trace.js';
 
 
 const BATCH = 100;
 
-/** A record like the gateway writes for a streamed request that fell back once. */
-function realRecord(): TraceRecord {
-  const r = new TraceRecord();
-  r.request_id = 'req_01HZX3K5Q8R2M7N4P6T9V1W0YA';
-  r.ts = isoTime(1_717_000_000_123);
-  r.tenant = 'acme';
-  r.key_id = 'k-acme-crm';
-  r.owner = 'team-crm';
-  r.scenario_id = 'crm-summary-v3';
-  r.alias = 'crm.summary.fast';
-  r.route_lane = 'direct_small';
-  r.pool_id = 'maas-openai';
-  r.provider = 'openai';
-  r.model = 'gpt-4o-mini';
-  r.prompt_version = 3;
-  r.canary = false;
-  r.attempts = [
-    { pool_id: 'maas-azure', provider: 'azure', status: 503, error_code: 'upstream_unavailable', queue_time_ms: 0.31, latency_ms: 41.2 },
-    { pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 0.11, latency_ms: 1163.4 },
-  ];
-  r.stop_reason = 'stop';
-  r.queue_time_ms = 0.42;
-  r.ttft_ms = 231.7;
-  r.latency_ms = 1204.9;
-  r.input_tokens = 812;
-  r.cached_input_tokens = 512;
-  r.output_tokens = 64;
-  r.tokens_estimated = false;
-  r.cost_usd = 0.00010305;
-  r.cache = 'miss';
-  r.policy_violations = [];
-  r.status = 200;
-  r.outcome = 'success';
-  r.error_code = null;
-  r.stream = true;
-  return r;
-}
 
 export async function run(): Promise<MicroResult[]> {
-  const record = realRecord();
+  const record = sampleTraceRecord();
   if (traceToJson(record) !== JSON.stringify(record)) throw new Error('bench setup: traceToJson differs from JSON.stringify');
   const sinkFile = new JsonlTraceSink('/dev/null', 200);
 

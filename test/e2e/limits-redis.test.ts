@@ -6,26 +6,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { Agent, request } from 'undici';
 import { DEMO_KEY, testConfigYaml } from '../helpers/stack.js';
+import { redisUnreachable } from '../../bench/support.js';
 
 const REDIS_URL = process.env.SWITCHYARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
 
-function redisReachable(url: string): Promise<boolean> {
-  const u = new URL(url);
-  return new Promise((resolve) => {
-    const s = connect({ host: u.hostname, port: Number(u.port || 6379) }, () => {
-      s.end();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
+async function redisReachable(url: string): Promise<boolean> {
+  return (await redisUnreachable(url)) === null;
 }
 
 const reachable = await redisReachable(REDIS_URL);

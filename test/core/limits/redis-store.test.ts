@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { RedisLimitStore, REFUSED_UNAVAILABLE } from '../../../core/limits/redis-store.js';
 import { ReserveOutcome, type LimitCell } from '../../../core/limits/store.js';
 import { limitStoreContract } from '../../conformance/limit-store.case.js';
+import { redisUnreachable } from '../../../bench/support.js';
 
 const REDIS_URL = process.env.SWITCHYARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REDIS_SERVER = '/usr/bin/redis-server';
@@ -20,22 +21,8 @@ const FIXTURE = join(import.meta.dirname, 'fixtures/redis-reserve-client.mjs');
 const DIST_STORE = join(import.meta.dirname, '../../../dist/core/limits/redis-store.js');
 const PREFIX = `switchyard-test:${randomBytes(6).toString('hex')}:`;
 
-async function redisReachable(url: string): Promise<string | null> {
-  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1_000, retryStrategy: () => null, maxRetriesPerRequest: 0, enableOfflineQueue: false });
-  let cause: Error | null = null;
-  r.on('error', (err: Error) => (cause ??= err));
-  try {
-    await r.connect();
-    await r.ping();
-    return null;
-  } catch (err) {
-    return (cause ?? (err as Error)).message;
-  } finally {
-    r.disconnect();
-  }
-}
 
-const unreachable = await redisReachable(REDIS_URL);
+const unreachable = await redisUnreachable(REDIS_URL);
 if (unreachable !== null) {
   if (process.env.CI === 'true') {
     // In CI the Redis store is tested for real: a missing server fails, never skips.
@@ -45,8 +32,8 @@ if (unreachable !== null) {
       });
     });
   } else {
-    // Skipped on purpose: a laptop without Redis may skip with a one-line reason (CI=true fails above).
     process.stderr.write(`redis-store.test: Redis tests skipped, Redis not reachable at ${REDIS_URL} (${unreachable})\n`);
+    // Reason: no Redis on this (non-CI) machine; the brief allows a one-line skip there (CI fails above).
     describe.skip(`RedisLimitStore: skipped, Redis not reachable at ${REDIS_URL} (${unreachable})`, () => {
       it('needs Redis', () => {});
     });
@@ -242,7 +229,7 @@ describe.skipIf(!haveServer)('RedisLimitStore: failure modes (own redis-server, 
     const deadline = Date.now() + 5_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server on port ${port} exited with ${child.exitCode}`);
-      if ((await redisReachable(url)) === null) return;
+      if ((await redisUnreachable(url)) === null) return;
       if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer within 5 s`);
       await sleep(50);
     }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sampleTraceRecord as realRecord, sampleAttempt as attempt } from '../../../bench/support.js';
 import {
   JsonlTraceSink,
   MemoryTraceSink,
@@ -9,7 +10,6 @@ import {
   TraceRecord,
   isoTime,
   traceToJson,
-  type AttemptRecord,
 } from '../../../core/telemetry/trace.js';
 
 /** The contract's field order (CONTRACT.md, trace record), then the two fields the gateway adds. */
@@ -46,44 +46,7 @@ const CONTRACT_FIELDS = [
 ];
 const ATTEMPT_FIELDS = ['pool_id', 'provider', 'status', 'error_code', 'queue_time_ms', 'latency_ms'];
 
-function attempt(over: Partial<AttemptRecord> = {}): AttemptRecord {
-  return { pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 1.25, latency_ms: 812.5, ...over };
-}
 
-/** A record like the gateway writes for a successful streamed request that fell back once. */
-function realRecord(i = 0): TraceRecord {
-  const r = new TraceRecord();
-  r.request_id = `req_01HZX${String(i).padStart(8, '0')}`;
-  r.ts = isoTime(1_717_000_000_000 + i * 7);
-  r.tenant = 'acme';
-  r.key_id = 'k-acme-crm';
-  r.owner = 'team-crm';
-  r.scenario_id = 'crm-summary-v3';
-  r.alias = 'crm.summary.fast';
-  r.route_lane = 'direct_small';
-  r.pool_id = 'maas-openai';
-  r.provider = 'openai';
-  r.model = 'gpt-4o-mini';
-  r.prompt_version = 3;
-  r.canary = i % 20 === 0;
-  r.attempts = [attempt({ pool_id: 'maas-azure', provider: 'azure', status: 503, error_code: 'upstream_unavailable', latency_ms: 41 }), attempt()];
-  r.stop_reason = 'stop';
-  r.queue_time_ms = 0.42;
-  r.ttft_ms = 231.7;
-  r.latency_ms = 1204.9;
-  r.input_tokens = 812 + i;
-  r.cached_input_tokens = 512;
-  r.output_tokens = 64;
-  r.tokens_estimated = false;
-  r.cost_usd = 0.00010305 + i * 1e-9;
-  r.cache = 'miss';
-  r.policy_violations = i % 2 === 0 ? [] : ['pii.email'];
-  r.status = 200;
-  r.outcome = 'success';
-  r.error_code = null;
-  r.stream = true;
-  return r;
-}
 
 /** The record as the contract wants it: every field, same values. */
 function plain(r: TraceRecord): Record<string, unknown> {
