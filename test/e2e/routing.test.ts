@@ -3,31 +3,10 @@
 // `route_policy.fallback`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
-import { DEMO_KEY, DEMO_KEY_SHA256, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { DEMO_KEY, DEMO_KEY_SHA256, eventually, routeYaml, startStack, type Stack } from '../helpers/stack.js';
 
-function route(alias: string, pool: string, fallback: string[], extra = ''): string {
-  return `
-  - alias: ${alias}
-    use_case: routing test ${alias}
-    owner: team-test
-    route_policy:
-      lane: direct_small
-      slo: { ttft_ms: 800, latency_ms: 5000 }
-      budget: { max_cost_usd: null }
-      fallback: [${fallback.join(', ')}]
-    canary_share: 0
-    canary_target: null
-    fallback_condition: [timeout, "5xx"]
-    pool_id: ${pool}
-    queue_priority: 1
-    latency_class: interactive
-    allowed_providers: [bad, slow, good]
-    quota: { requests_per_minute: 100000, tokens_per_minute: 100000000 }
-    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
-    safety_policy: null
-    trace_fields: [scenario_id]
-    prompt: null${extra}`;
-}
+const route = (alias: string, pool: string, fallback: string[], extra = ''): string =>
+  routeYaml(alias, pool, { fallback, extra, latencyMs: 5000, allowedProviders: ['bad', 'slow', 'good'], quota: '{ requests_per_minute: 100000, tokens_per_minute: 100000000 }' });
 
 const provider = (name: string, sim: string, timeout = 2000) => `
   - name: ${name}

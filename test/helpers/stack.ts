@@ -23,28 +23,39 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-function route(alias: string, pool: string, extra = '', quota = '{ requests_per_minute: 600, tokens_per_minute: 200000 }', tokenBudget = '{ max_input_tokens: 8000, max_output_tokens: 512 }'): string {
+export interface RouteYamlOptions {
+  fallback?: string[];
+  allowedProviders?: string[];
+  quota?: string;
+  tokenBudget?: string;
+  latencyMs?: number;
+  /** Extra YAML lines appended to the route (each starting with a newline and 4 spaces). */
+  extra?: string;
+}
+
+/** One route of a test config, every decision-template field stated. */
+export function routeYaml(alias: string, pool: string, o: RouteYamlOptions = {}): string {
   return `
   - alias: ${alias}
     use_case: test route ${alias}
     owner: team-test
     route_policy:
       lane: direct_small
-      slo: { ttft_ms: 800, latency_ms: 4000 }
+      slo: { ttft_ms: 800, latency_ms: ${o.latencyMs ?? 4000} }
       budget: { max_cost_usd: null }
-      fallback: []
+      fallback: [${(o.fallback ?? []).join(', ')}]
     canary_share: 0
     canary_target: null
     fallback_condition: [timeout, "5xx"]
     pool_id: ${pool}
     queue_priority: 1
     latency_class: interactive
-    allowed_providers: [sim]
-    quota: ${quota}
-    token_budget: ${tokenBudget}
+    allowed_providers: [${(o.allowedProviders ?? ['sim']).join(', ')}]
+    quota: ${o.quota ?? '{ requests_per_minute: 600, tokens_per_minute: 200000 }'}
+    token_budget: ${o.tokenBudget ?? '{ max_input_tokens: 8000, max_output_tokens: 512 }'}
     safety_policy: null
     trace_fields: [scenario_id, owner]
-    prompt: null${extra}`;
+    prompt: null${o.extra ?? ''}`;
 }
 
 export interface TestConfigOptions {
@@ -85,7 +96,7 @@ pools:
     kind: maas
     members: [{ provider: sim, model: gpt-4o-mini }]
 limits: ${opts.limits ?? '{ failure_mode: closed }'}
-routes:${route('demo.chat', 'maas-sim', '', opts.quota, opts.tokenBudget)}${route('team.*', 'maas-sim')}${route('demo.strict', 'maas-sim', '\n    require_scenario: true')}${route('other.only', 'maas-sim', '\n    tenants: [other]')}
+routes:${routeYaml('demo.chat', 'maas-sim', { quota: opts.quota, tokenBudget: opts.tokenBudget })}${routeYaml('team.*', 'maas-sim')}${routeYaml('demo.strict', 'maas-sim', { extra: '\n    require_scenario: true' })}${routeYaml('other.only', 'maas-sim', { extra: '\n    tenants: [other]' })}
 `;
 }
 
