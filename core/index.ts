@@ -1,6 +1,7 @@
 // The public face of core: what transports, the CLI and embedders use.
 export { Gateway, type GatewayOptions } from './pipeline/gateway.js';
-export { IngressRequest, statusLine, type Sink, type SinkListener } from './pipeline/sink.js';
+export { IngressRequest, statusLine, type Sink, type SinkListener, type StreamUsage } from './pipeline/sink.js';
+export { presentedKey } from './pipeline/auth.js';
 export { ERRORS, openAIErrorBody, anthropicErrorBody, type ErrorCode } from './errors.js';
 export { UpstreamClient } from './upstream/client.js';
 export { TraceRecord, JsonlTraceSink, MemoryTraceSink, NullTraceSink, type TraceSink } from './telemetry/trace.js';

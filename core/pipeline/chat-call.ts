@@ -614,9 +614,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       trace.error_code = code;
       return this.settle();
     }
-    sink.end();
     this.recordAttempt(200, null);
     this.finishAccounting();
+    if (sink.streamUsage !== undefined) sink.streamUsage(trace);
+    sink.end();
     this.settle();
   }
 

@@ -39,6 +39,18 @@ export interface Sink {
   write(chunk: string): boolean;
   /** End a streamed answer. */
   end(): void;
+  /** Optional, for transports whose framing carries it (WebSocket `done` frames): the request's
+   *  accounting, told once just before `end()` of a stream that completed. */
+  streamUsage?(usage: StreamUsage): void;
+}
+
+/** What a stream's `done` carries (the trace record has these fields). */
+export interface StreamUsage {
+  readonly input_tokens: number;
+  readonly cached_input_tokens: number;
+  readonly output_tokens: number;
+  readonly tokens_estimated: boolean;
+  readonly cost_usd: number;
 }
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({

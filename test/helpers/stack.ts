@@ -1,7 +1,7 @@
 // A gateway + simulator stack on loopback for tests: the config is YAML text (as users write it),
 // its `simulator:` providers are started the way `switchyard serve` starts them.
 import { parseConfigText, compilePlan, createLimitStore, Gateway, MemoryTraceSink, type Config, type LimitStore, type Plan } from '../../core/index.js';
-import { startUwsServer } from '../../transports/uws/server.js';
+import { startUwsServer, type UwsServer } from '../../transports/uws/server.js';
 import { startNodeHttpServer } from '../../transports/node-http/server.js';
 import { startConfiguredSimulators } from '../../cli/serve.js';
 import type { MaasSimulator } from '../../simulators/index.js';
@@ -20,6 +20,8 @@ export interface Stack {
   sim: MaasSimulator;
   traces: MemoryTraceSink;
   config: Config;
+  /** The uWS server (transport 'uws' only): its WebSocket ingress reports stats. */
+  server: UwsServer | null;
   close(): Promise<void>;
 }
 
@@ -118,8 +120,10 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
   const gateway = new Gateway({ plan, traces, limits });
   let url: string;
   let stop: () => Promise<void> | void;
+  let server: UwsServer | null = null;
   if (transport === 'uws') {
     const s = await startUwsServer(gateway, { port: 0 });
+    server = s;
     url = s.url;
     stop = () => s.close();
   } else {
@@ -135,6 +139,7 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
     sim: sims[0]!,
     traces,
     config,
+    server,
     async close() {
       await stop();
       await gateway.upstream.destroy();

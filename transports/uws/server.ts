@@ -4,6 +4,7 @@
 // onData chunks copied; every write outside the handler's synchronous start is corked; after an abort
 // nothing touches `res`; backpressure via onWritable; a catch-all route.
 import { Gateway, IngressRequest, statusLine, type Sink, type SinkListener } from '../../core/index.js';
+import { WsIngress, type WsOptions, type WsStats } from './ws.js';
 import { uWS, uwsIsNative, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 // The cork callbacks read their arguments from this slot: cork runs its callback synchronously, so one
@@ -125,8 +126,10 @@ export interface UwsServer {
   readonly app: TemplatedApp;
   readonly port: number;
   readonly url: string;
-  /** Stop accepting connections (closes the listen socket). */
+  /** Stop accepting connections (closes the listen socket); WebSockets end once their requests have. */
   close(): void;
+  /** The WebSocket ingress (`GET /v1/ws`), or null when disabled. */
+  readonly ws: { stats(): WsStats } | null;
 }
 
 export interface UwsServerOptions {
@@ -134,6 +137,8 @@ export interface UwsServerOptions {
   port?: number;
   /** Refuse to start on uWebSockets.js's JavaScript fallback (default true). */
   requireNative?: boolean;
+  /** `GET /v1/ws` settings; false disables the WebSocket ingress (default: on, default settings). */
+  ws?: WsOptions | false;
 }
 
 /** Registers the gateway's routes on a new uWS App and listens. */
@@ -144,6 +149,8 @@ export function startUwsServer(gateway: Gateway, opts: UwsServerOptions = {}): P
     return Promise.reject(new Error('uWebSockets.js native addon did not load (the JavaScript fallback is not used); see README, "Troubleshooting".'));
   }
   const app = uWS.App();
+  const ws = opts.ws === false ? null : new WsIngress(gateway, opts.ws ?? {});
+  if (ws !== null) ws.register(app, opts.ws || {});
   app.any('/*', (res: HttpResponse, req: HttpRequest) => handleRequest(gateway, res, req));
   return new Promise((resolve, reject) => {
     app.listen(host, port, (ls: us_listen_socket | false) => {
@@ -157,10 +164,12 @@ export function startUwsServer(gateway: Gateway, opts: UwsServerOptions = {}): P
         app,
         port: actual,
         url: `http://${host}:${actual}`,
+        ws,
         close() {
           if (open) {
             open = false;
             uWS.us_listen_socket_close(ls);
+            ws?.close();
           }
         },
       });

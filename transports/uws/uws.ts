@@ -13,4 +13,4 @@ export function uwsIsNative(): boolean {
   return Object.keys(require.cache).some((k) => k.includes('uWebSockets.js') && k.endsWith('.node'));
 }
 
-export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+export type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, WebSocket, us_socket_context_t } from 'uWebSockets.js';
