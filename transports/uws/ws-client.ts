@@ -48,6 +48,8 @@ export class WsRequestError extends Error {
     message: string,
     readonly param: string | null,
     readonly retryAfter: number | null,
+    /** duplicate_id: the refused frame's id. */
+    readonly ref: RequestId | null = null,
   ) {
     super(message);
     this.name = 'WsRequestError';
@@ -241,6 +243,7 @@ export class WsClient {
   /** Start a request: `op` is `chat.completions` or `messages`; `body` what the HTTP endpoint takes. */
   request(op: 'chat.completions' | 'messages', body: unknown, opts: { id?: RequestId; meta?: boolean } = {}): WsCall {
     const id = opts.id ?? ++this.seq;
+    if (this.calls.has(id)) throw new Error(`request id ${JSON.stringify(id)} is already in flight`);
     const call = new WsCall(this, id);
     if (this.closed !== null) {
       call.finish(this.closed);
@@ -248,6 +251,13 @@ export class WsClient {
     }
     this.calls.set(id, call);
     this.send(opts.meta ? { id, op, body, meta: true } : { id, op, body });
+    return call;
+  }
+
+  /** Expect frames for `id` without sending anything (with `send`/`sendRaw` of a hand-made frame). */
+  track(id: RequestId): WsCall {
+    const call = new WsCall(this, id);
+    this.calls.set(id, call);
     return call;
   }
 
@@ -307,7 +317,7 @@ export class WsClient {
     }
     if (f.type === 'error') {
       const e = f.error ?? { code: 'unknown', message: 'error', param: null };
-      const err = new WsRequestError(null, f.status ?? 0, e.code, e.message, e.param ?? null, null);
+      const err = new WsRequestError(null, f.status ?? 0, e.code, e.message, e.param ?? null, null, (f as { ref?: RequestId }).ref ?? null);
       if (this.authWaiter !== null && (e.code === 'invalid_api_key' || e.param === 'key')) {
         const w = this.authWaiter;
         this.authWaiter = null;

@@ -12,7 +12,8 @@
 //   {"id","type":"response","data":<chat.completion>}           a whole answer (also a 202 batch job, "status":202)
 //   {"id","type":"chunk","data":<chunk>}                        one stream event
 //   {"id","type":"done","usage":{...}}                          ends a stream
-//   {"id","type":"error","status":N,"error":{"code","message","param"}}   ends a request (id null: the socket's)
+//   {"id","type":"error","status":N,"error":{"code","message","param"}}   ends a request (id null: the socket's;
+//                                                               a refused duplicate id is named in "ref")
 //   {"type":"auth","ok":true}                                   an auth frame was accepted
 // Every request id gets exactly one terminal frame (response, done or error); the id may be reused after it.
 
@@ -32,7 +33,8 @@ export const WS_ERROR = Object.freeze({
   invalid_frame: 'invalid_frame',
   /** `op` is not one of auth, chat.completions, messages, cancel, ping. */
   unknown_op: 'unknown_op',
-  /** A request frame reused an id that is still in flight on this socket. */
+  /** A request frame reused an id that is still in flight on this socket (a socket error: `id` null,
+   *  `ref` the id; the request in flight is not disturbed). */
   duplicate_id: 'duplicate_id',
   /** More requests in flight on this socket than the server allows. */
   too_many_requests_in_flight: 'too_many_requests_in_flight',
@@ -70,6 +72,8 @@ export interface ErrorFrame {
   error: { code: string; message: string; param: string | null; type?: string };
   retry_after?: number;
   meta?: Record<string, string>;
+  /** duplicate_id: the id of the refused frame. */
+  ref?: RequestId;
 }
 
 export interface ResponseFrame {

@@ -551,6 +551,8 @@ export class WsIngress {
   readonly soft: number;
   readonly hard: number;
   readonly maxInflight: number;
+  /** Largest frame accepted; a larger one closes the socket (1009). */
+  readonly maxFrame: number;
   maxBuffered = 0;
   private closing = false;
 
@@ -561,12 +563,15 @@ export class WsIngress {
     this.soft = opts.softBackpressureBytes ?? 256 * 1024;
     this.hard = opts.hardBackpressureBytes ?? 16 * 1024 * 1024;
     this.maxInflight = opts.maxInflight ?? 1024;
+    this.maxFrame = opts.maxPayloadBytes ?? gateway.maxBodyBytes + 64 * 1024;
   }
 
   /** Register `GET /v1/ws` on `app`. */
   register(app: TemplatedApp, opts: WsOptions): void {
     app.ws<WsUserData>('/v1/ws', {
-      maxPayloadLength: opts.maxPayloadBytes ?? this.gateway.maxBodyBytes + 64 * 1024,
+      // uWS drops a frame over its own limit without a close frame (1006): it is set above ours, so a
+      // frame between the two is closed with 1009.
+      maxPayloadLength: this.maxFrame * 2,
       idleTimeout: opts.idleTimeoutS ?? 60,
       sendPingsAutomatically: true,
       maxBackpressure: this.hard,
@@ -643,6 +648,7 @@ export class WsIngress {
   }
 
   private message(conn: WsConn, message: ArrayBuffer, isBinary: boolean): void {
+    if (message.byteLength > this.maxFrame) return conn.ws!.end(WS_CLOSE.message_too_big, 'frame too large');
     corking = true; // uWS corks the socket for the duration of its callbacks
     try {
       if (isBinary) this.binaryFrame(conn, message);
@@ -655,8 +661,8 @@ export class WsIngress {
   }
 
   /** A frame-level error (no request started): an error frame, and too many in a row close the socket. */
-  private frameError(conn: WsConn, id: RequestId | null, binary: boolean, status: number, code: string, message: string, param: string | null = null, malformed = true): void {
-    conn.sendFrame({ id, type: 'error', status, error: { code, message, param } }, binary);
+  private frameError(conn: WsConn, id: RequestId | null, binary: boolean, status: number, code: string, message: string, param: string | null = null, malformed = true, ref: RequestId | null = null): void {
+    conn.sendFrame(ref === null ? { id, type: 'error', status, error: { code, message, param } } : { id, type: 'error', status, error: { code, message, param }, ref }, binary);
     if (malformed && ++conn.badFrames >= MAX_BAD_FRAMES && !conn.closed) conn.ws!.end(WS_CLOSE.protocol_errors, 'too many malformed frames');
   }
 
@@ -756,7 +762,9 @@ export class WsIngress {
   }
 
   private request(conn: WsConn, id: RequestId, op: number, body: Buffer, binary: boolean, meta: boolean): void {
-    if (conn.inflight.has(id)) return this.frameError(conn, id, binary, 409, WS_ERROR.duplicate_id, `Request id ${JSON.stringify(id)} is already in flight on this socket.`, 'id');
+    // The refused frame's id is in flight: the error is the socket's (id null, `ref` names it), so the
+    // request in flight under that id keeps its one terminal frame.
+    if (conn.inflight.has(id)) return this.frameError(conn, null, binary, 409, WS_ERROR.duplicate_id, `Request id ${JSON.stringify(id)} is already in flight on this socket.`, 'id', true, id);
     conn.badFrames = 0;
     if (conn.inflight.size >= this.maxInflight) return this.frameError(conn, id, binary, 429, WS_ERROR.too_many_requests_in_flight, `At most ${this.maxInflight} requests may be in flight on one socket.`, null, false);
     const gw = this.gateway;
