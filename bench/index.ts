@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   ws     WebSocket ingress vs HTTP keep-alive, JSON vs msgpack frames (bench/macro/ws.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -9,11 +10,12 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
+import { WS_USAGE, runWsBench } from './macro/ws.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
-${MACRO_USAGE}`;
+const USAGE = `usage: switchyard bench [micro|macro|ws] [--json] [macro options]
+${MACRO_USAGE}${WS_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
 
@@ -84,6 +86,8 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMicro(json);
     case 'macro':
       return runMacro(rest);
+    case 'ws':
+      return runWsBench(rest);
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);
