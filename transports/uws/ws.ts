@@ -99,6 +99,11 @@ class WsConn {
   readonly inflight = new Map<RequestId, WsSink>();
   paused: WsSink[] = [];
   badFrames = 0;
+  /** Frames waiting for this turn's flush, their kinds and size. */
+  outQ: Array<string | Uint8Array> = [];
+  outBinary: boolean[] = [];
+  queuedBytes = 0;
+  scheduled = false;
 
   constructor(
     readonly ingress: WsIngress,
@@ -130,22 +135,67 @@ class WsConn {
   /** A request's terminal frame went out (or it was cancelled): its id is free again. */
   finished(sink: WsSink): void {
     if (this.inflight.get(sink.id) === sink) this.inflight.delete(sink.id);
-    if (this.closing && this.inflight.size === 0 && !this.closed) this.ws!.end(WS_CLOSE.going_away, 'server shutting down');
+    if (this.closing && this.inflight.size === 0) this.end(WS_CLOSE.going_away, 'server shutting down');
   }
 
-  /** Send one frame (already encoded), corked when outside a uWS callback. */
+  /**
+   * Send one frame (already encoded). Inside a uWS callback the socket is corked: send at once. Outside
+   * (answers arriving from the provider), frames are queued and every socket's queue goes out at the end
+   * of this turn of the event loop, corked: answers to many requests on one socket share one write.
+   */
   sendRaw(data: string | Uint8Array, binary: boolean): void {
     if (this.closed) return;
-    const ws = this.ws!;
-    if (corking) ws.send(data, binary);
-    else {
-      corkConn = this;
-      corkData = data;
-      corkBinary = binary;
-      ws.cork(corkedSend);
+    if (corking && this.outQ.length === 0) {
+      this.ws!.send(data, binary);
+      return;
     }
+    this.outQ.push(data);
+    this.outBinary.push(binary);
+    this.queuedBytes += data.length;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    pendingConns.push(this);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flushAll);
+    }
+  }
+
+  /** Close with `code` after sending what is queued. */
+  end(code: number, reason: string): void {
+    if (this.closed) return;
+    this.flush();
+    if (!this.closed) this.ws!.end(code, reason);
+  }
+
+  /** Send what is queued, corked (one write). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.outQ.length === 0) return;
+    if (this.closed) {
+      this.outQ = [];
+      this.outBinary = [];
+      this.queuedBytes = 0;
+      return;
+    }
+    const ws = this.ws!;
+    corkConn = this;
+    ws.cork(corkedFlush);
     const b = ws.getBufferedAmount();
     if (b > this.ingress.maxBuffered) this.ingress.maxBuffered = b;
+    // Streams paused on what was queued (not on the socket's own buffer, which has its drain event).
+    if (this.paused.length > 0 && !this.overSoftBound) this.ingress.resumePaused(this);
+  }
+
+  /** @internal the cork callback's body. */
+  sendQueued(): void {
+    const ws = this.ws!;
+    const q = this.outQ;
+    const bin = this.outBinary;
+    this.outQ = [];
+    this.outBinary = [];
+    this.queuedBytes = 0;
+    for (let i = 0; i < q.length; i++) ws.send(q[i]!, bin[i]!);
   }
 
   /** An encoded frame object in this socket's encoding for `binary`. */
@@ -154,37 +204,31 @@ class WsConn {
   }
 
   get overSoftBound(): boolean {
-    return !this.closed && this.ws!.getBufferedAmount() > this.ingress.soft;
+    return !this.closed && this.ws!.getBufferedAmount() + this.queuedBytes > this.ingress.soft;
   }
 }
 
-// The cork callback reads its arguments from these slots: cork runs it synchronously, so no closure per send.
+// Sockets with queued frames, flushed once per turn of the event loop (setImmediate: after the I/O
+// callbacks that produced them).
+let pendingConns: WsConn[] = [];
+let flushScheduled = false;
+function flushAll(): void {
+  flushScheduled = false;
+  const list = pendingConns;
+  pendingConns = [];
+  for (let i = 0; i < list.length; i++) list[i]!.flush();
+}
+// The cork callbacks read their arguments from these slots: cork runs them synchronously, so no closure per send.
 let corking = false;
 let corkConn: WsConn;
-let corkData: string | Uint8Array = '';
-let corkBinary = false;
-function corkedSend(): void {
+function corkedFlush(): void {
   corking = true;
   try {
-    corkConn.ws!.send(corkData, corkBinary);
+    corkConn.sendQueued();
   } finally {
     corking = false;
-    corkData = '';
   }
 }
-// A stream write may produce several frames: they go out in one cork.
-let corkSink: WsSink;
-let corkChunk = '';
-function corkedWrite(): void {
-  corking = true;
-  try {
-    corkSink.writeEvents(corkChunk);
-  } finally {
-    corking = false;
-    corkChunk = '';
-  }
-}
-
 /** The answer to one request frame: the pipeline's Sink, as frames tagged with the request's id. */
 class WsSink implements Sink {
   // Every field is set here so all sinks share one hidden class (V8).
@@ -303,12 +347,7 @@ class WsSink implements Sink {
   write(chunk: string): boolean {
     if (this.closed) return true;
     const conn = this.conn;
-    if (corking) this.writeEvents(chunk);
-    else {
-      corkSink = this;
-      corkChunk = chunk;
-      conn.ws!.cork(corkedWrite);
-    }
+    this.writeEvents(chunk);
     if (!conn.overSoftBound) return true;
     // Full: the pipeline pauses its upstream read until the socket's drain (onWritable).
     if (!this.paused) {
@@ -599,7 +638,7 @@ export class WsIngress {
     this.closing = true;
     for (const c of this.conns) {
       c.closing = true;
-      if (c.inflight.size === 0 && !c.closed) c.ws!.end(WS_CLOSE.going_away, 'server shutting down');
+      if (c.inflight.size === 0) c.end(WS_CLOSE.going_away, 'server shutting down');
     }
   }
 
@@ -642,13 +681,18 @@ export class WsIngress {
 
   private drain(conn: WsConn): void {
     if (conn.paused.length === 0 || conn.overSoftBound) return;
+    this.resumePaused(conn);
+  }
+
+  /** Resume the streams paused on `conn` (it is back under the soft bound). */
+  resumePaused(conn: WsConn): void {
     const list = conn.paused;
     conn.paused = [];
     for (let i = 0; i < list.length; i++) list[i]!.writable();
   }
 
   private message(conn: WsConn, message: ArrayBuffer, isBinary: boolean): void {
-    if (message.byteLength > this.maxFrame) return conn.ws!.end(WS_CLOSE.message_too_big, 'frame too large');
+    if (message.byteLength > this.maxFrame) return conn.end(WS_CLOSE.message_too_big, 'frame too large');
     corking = true; // uWS corks the socket for the duration of its callbacks
     try {
       if (isBinary) this.binaryFrame(conn, message);
@@ -663,7 +707,7 @@ export class WsIngress {
   /** A frame-level error (no request started): an error frame, and too many in a row close the socket. */
   private frameError(conn: WsConn, id: RequestId | null, binary: boolean, status: number, code: string, message: string, param: string | null = null, malformed = true, ref: RequestId | null = null): void {
     conn.sendFrame(ref === null ? { id, type: 'error', status, error: { code, message, param } } : { id, type: 'error', status, error: { code, message, param }, ref }, binary);
-    if (malformed && ++conn.badFrames >= MAX_BAD_FRAMES && !conn.closed) conn.ws!.end(WS_CLOSE.protocol_errors, 'too many malformed frames');
+    if (malformed && ++conn.badFrames >= MAX_BAD_FRAMES) conn.end(WS_CLOSE.protocol_errors, 'too many malformed frames');
   }
 
   private textFrame(conn: WsConn, message: ArrayBuffer): void {
