@@ -293,14 +293,7 @@ class WsSink implements Sink {
     if (status !== 200) prefix += '"status":' + status + ',';
     if (this.meta) prefix += '"meta":' + JSON.stringify(metaOf(headers)) + ',';
     prefix += '"data":';
-    if (typeof body === 'string') return conn.sendRaw(prefix + body + '}', false);
-    // The answer's bytes are spliced between the prefix and the closing brace: one buffer, one copy.
-    const n = Buffer.byteLength(prefix);
-    const out = Buffer.allocUnsafe(n + body.byteLength + 1);
-    out.write(prefix, 0, n, n === prefix.length ? 'latin1' : 'utf8');
-    out.set(body, n);
-    out[n + body.byteLength] = 125; // }
-    conn.sendRaw(out, false);
+    conn.sendRaw(spliceFrame(prefix, body), false);
   }
 
   /** A non-2xx answer: its envelope (OpenAI or Anthropic) becomes an error frame. */
@@ -457,6 +450,17 @@ class WsSink implements Sink {
   }
 }
 
+/** @internal A JSON text frame: `prefix`, the answer's own bytes, `}` (one buffer, one copy; no parse). */
+export function spliceFrame(prefix: string, body: string | Uint8Array): string | Buffer {
+  if (typeof body === 'string') return prefix + body + '}';
+  const n = Buffer.byteLength(prefix);
+  const out = Buffer.allocUnsafe(n + body.byteLength + 1);
+  out.write(prefix, 0, n, n === prefix.length ? 'latin1' : 'utf8');
+  out.set(body, n);
+  out[n + body.byteLength] = 125; // }
+  return out;
+}
+
 function headerValue(headers: readonly string[], name: string): string {
   for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1]!;
   return '';
@@ -488,7 +492,8 @@ class FrameSpans {
     this.keyStart = this.keyEnd = this.metaStart = this.metaEnd = -1;
   }
 }
-const spans = new FrameSpans();
+/** @internal */
+export const spans = new FrameSpans();
 
 function skipWs(b: Uint8Array, i: number): number {
   const n = b.length;
@@ -545,8 +550,8 @@ function keyIs(b: Uint8Array, start: number, end: number, key: string): boolean 
   return true;
 }
 
-/** Scan a JSON frame's top-level object into `spans`; false when it is not one well-formed object. */
-function scanFrame(b: Uint8Array): boolean {
+/** @internal Scan a JSON frame's top-level object into `spans`; false when it is not one well-formed object. */
+export function scanFrame(b: Uint8Array): boolean {
   spans.reset();
   let i = skipWs(b, 0);
   if (b[i] !== 123) return false;
