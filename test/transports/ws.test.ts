@@ -430,3 +430,71 @@ describe('WebSocket ingress: bad input gets an error frame with a stable code; t
     await c.close();
   });
 });
+
+describe('WebSocket ingress: limits of a socket and broken streams', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('uws', testConfigYaml({ simulator: '{ seed: 16 }' }));
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('more requests in flight than the socket allows get too_many_requests_in_flight; the others complete', async () => {
+    const { startUwsServer } = await import('../../transports/uws/server.js');
+    const server = await startUwsServer(s.gateway, { port: 0, ws: { maxInflight: 2 } });
+    try {
+      const c = await WsClient.connect({ url: server.url.replace('http://', 'ws://') + '/v1/ws', key: DEMO_KEY });
+      const slow = { ...CHAT, messages: [{ role: 'user', content: 'slow [sim:ttft_ms=300]' }] };
+      const a = c.request('chat.completions', slow);
+      const b = c.request('chat.completions', slow);
+      const third = await expectRequestError(c.request('chat.completions', slow).response(), 'too_many_requests_in_flight');
+      expect(third.status).toBe(429);
+      await Promise.all([a.response(), b.response()]);
+      // Slots free again once answered.
+      expect(((await c.request('chat.completions', CHAT).response()) as { object: string }).object).toBe('chat.completion');
+      await c.close();
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a provider stream that breaks mid-way ends the request with an error frame after its chunks', async () => {
+    const c = await WsClient.connect({ url: wsUrl(s), key: DEMO_KEY });
+    const call = c.request('chat.completions', { ...CHAT, stream: true, messages: [{ role: 'user', content: 'cut [sim:fault=stream_cut] [sim:output_tokens=40]' }] }, { meta: true });
+    let chunks = 0;
+    const err = await (async () => {
+      try {
+        for await (const _ of call) chunks++;
+      } catch (e) {
+        return e as WsRequestError;
+      }
+      return null;
+    })();
+    expect(chunks).toBeGreaterThan(0);
+    expect(err).toBeInstanceOf(WsRequestError);
+    expect(err!.code).toBe('upstream_stream_interrupted');
+    expect(err!.status).toBe(502);
+    expect(call.meta!['x-switchyard-alias']).toBe('demo.chat');
+    await eventually(() => s.traces.records.some((t) => t.request_id === call.meta!['x-request-id'] && t.error_code === 'upstream_stream_interrupted'));
+    // The socket goes on.
+    expect(((await c.request('chat.completions', CHAT).response()) as { object: string }).object).toBe('chat.completion');
+    await c.close();
+  });
+
+  it('a 429 from the limits carries retry_after and the rate-limit headers as meta', async () => {
+    const t = await startStack('uws', testConfigYaml({ simulator: '{ seed: 17 }', keyLimits: '{ requests_per_minute: 1 }' }));
+    try {
+      const c = await WsClient.connect({ url: wsUrl(t), key: DEMO_KEY });
+      await c.request('chat.completions', CHAT).response();
+      const call = c.request('chat.completions', CHAT, { meta: true });
+      const e = await expectRequestError(call.response(), 'rate_limit_exceeded');
+      expect(e.status).toBe(429);
+      expect(e.retryAfter).toBeGreaterThanOrEqual(1);
+      expect(call.meta!['x-ratelimit-limit-requests']).toBe('1');
+      await c.close();
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -195,7 +195,8 @@ class WsConn {
     this.outQ = [];
     this.outBinary = [];
     this.queuedBytes = 0;
-    for (let i = 0; i < q.length; i++) ws.send(q[i]!, bin[i]!);
+    // A send past the hard bound makes uWS close the socket at once: stop there.
+    for (let i = 0; i < q.length && !this.closed; i++) ws.send(q[i]!, bin[i]!);
   }
 
   /** An encoded frame object in this socket's encoding for `binary`. */
