@@ -388,6 +388,14 @@ describe('WebSocket ingress: bad input gets an error frame with a stable code; t
     }
   });
 
+  it('a plain GET /v1/ws (no upgrade) gets 426 with a clear error', async () => {
+    const { request } = await import('undici');
+    const r = await request(s.url + '/v1/ws');
+    expect(r.statusCode).toBe(426);
+    expect(r.headers.upgrade).toBe('websocket');
+    expect(((await r.body.json()) as { error: { message: string } }).error.message).toMatch(/WebSocket/);
+  });
+
   it('a frame over the maximum payload closes the socket with 1009', async () => {
     const c = await WsClient.connect({ url: wsUrl(s), key: DEMO_KEY });
     const pending = c.request('chat.completions', { ...CHAT, messages: [{ role: 'user', content: 'slow [sim:ttft_ms=500]' }] });

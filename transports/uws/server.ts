@@ -121,6 +121,7 @@ class UwsSink implements Sink {
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+const UPGRADE_REQUIRED = '{"error":{"message":"/v1/ws is a WebSocket endpoint: send a WebSocket upgrade request.","type":"invalid_request_error","code":"invalid_request","param":null}}';
 
 export interface UwsServer {
   readonly app: TemplatedApp;
@@ -152,6 +153,8 @@ export function startUwsServer(gateway: Gateway, opts: UwsServerOptions = {}): P
   const ws = opts.ws === false ? null : new WsIngress(gateway, opts.ws ?? {});
   if (ws !== null) ws.register(app, opts.ws || {});
   app.any('/*', (res: HttpResponse, req: HttpRequest) => handleRequest(gateway, res, req));
+  // The WebSocket route catches upgrade requests only: a plain request gets 426, not "unknown endpoint".
+  if (ws !== null) app.get('/v1/ws', (res: HttpResponse) => void res.writeStatus('426 Upgrade Required').writeHeader('content-type', 'application/json').writeHeader('upgrade', 'websocket').end(UPGRADE_REQUIRED));
   return new Promise((resolve, reject) => {
     app.listen(host, port, (ls: us_listen_socket | false) => {
       if (!ls) {
