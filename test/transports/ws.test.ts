@@ -506,3 +506,39 @@ describe('WebSocket ingress: limits of a socket and broken streams', () => {
     }
   });
 });
+
+describe('WebSocket ingress: idle timeout and pings', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('uws', testConfigYaml({ simulator: '{ seed: 18 }' }));
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('a silent peer that does not answer pings is closed after the idle timeout; a client that answers them stays', { timeout: 60_000 }, async () => {
+    const { startUwsServer } = await import('../../transports/uws/server.js');
+    const server = await startUwsServer(s.gateway, { port: 0, ws: { idleTimeoutS: 8 } });
+    try {
+      const live = await WsClient.connect({ url: server.url.replace('http://', 'ws://') + '/v1/ws', key: DEMO_KEY });
+      const dead = await rawSocket(server.url, { authorization: `Bearer ${DEMO_KEY}` });
+      const t0 = Date.now();
+      // The raw socket reads (so uWS's pings arrive) but never answers them.
+      let pinged = false;
+      dead.on('data', (d: Buffer) => {
+        if (d[0] === 0x89) pinged = true;
+      });
+      await new Promise<void>((resolve) => dead.once('close', () => resolve()));
+      const waited = Date.now() - t0;
+      expect(waited).toBeGreaterThan(4_000);
+      expect(waited).toBeLessThan(30_000);
+      expect(pinged).toBe(true);
+      // The undici client answered every ping with a pong: still open, still serving.
+      expect(live.closed).toBe(null);
+      expect(((await live.request('chat.completions', CHAT).response()) as { object: string }).object).toBe('chat.completion');
+      await live.close();
+    } finally {
+      server.close();
+    }
+  });
+});
