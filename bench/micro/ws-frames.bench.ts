@@ -32,14 +32,14 @@ export async function run(): Promise<MicroResult[]> {
   const serverRecordsIn = new Unpackr({ sequential: true, mapsAsObjects: true });
   serverRecordsIn.unpack(clientRecords.pack({ id: 'r0', op: 'chat.completions', body: BODY }));
   const reqRecords = clientRecords.pack({ id: 'r12345', op: 'chat.completions', body: BODY });
-  const serverIn = new Unpackr({ sequential: true, mapsAsObjects: true });
+  const serverIn = new Unpackr({ mapsAsObjects: true });
   const serverRecordsOut = new Packr({ sequential: true });
   const clientRecordsIn = new Unpackr({ sequential: true, mapsAsObjects: true });
   clientRecordsIn.unpack(serverRecordsOut.pack({ id: 'r0', type: 'response', data: JSON.parse(COMPLETION.toString()) }));
   const respJson = spliceFrame('{"id":"r12345","type":"response","data":', COMPLETION);
   const respPlain = plain.pack({ id: 'r12345', type: 'response', data: JSON.parse(COMPLETION.toString()) });
   const respRecords = serverRecordsOut.pack({ id: 'r12345', type: 'response', data: JSON.parse(COMPLETION.toString()) });
-  const clientPlainIn = new Unpackr({ sequential: true, mapsAsObjects: true });
+  const clientPlainIn = new Unpackr({ mapsAsObjects: true });
 
   let sink = 0;
   const bench = new Bench({ name: 'ws-frames', time: 300, warmupTime: 100 });

@@ -200,7 +200,7 @@ export class WsClient {
   ) {
     this.binary = encoding !== 'json';
     this.packr = encoding === 'json' ? null : encoding === 'msgpack-records' ? new Packr({ sequential: true }) : new Packr({ useRecords: false });
-    this.unpackr = encoding === 'json' ? null : new Unpackr({ sequential: true, mapsAsObjects: true });
+    this.unpackr = encoding === 'json' ? null : encoding === 'msgpack-records' ? new Unpackr({ sequential: true, mapsAsObjects: true }) : new Unpackr({ mapsAsObjects: true });
     ws.binaryType = 'arraybuffer';
     ws.onmessage = (ev) => this.onMessage(ev.data);
     ws.onclose = (ev) => this.onClose(ev.code, ev.reason);
