@@ -265,6 +265,33 @@ describe('WebSocket ingress: a slow reader', () => {
   });
 });
 
+describe('WebSocket ingress: a reader that never reads whole answers', () => {
+  let s: Stack;
+  beforeAll(async () => {
+    s = await startStack('uws', testConfigYaml({ simulator: '{ seed: 19 }', timeoutMs: 30_000, quota: '{ requests_per_minute: 100000, tokens_per_minute: 1000000000 }', tokenBudget: '{ max_input_tokens: 8000, max_output_tokens: 10000 }' }));
+  });
+  afterAll(async () => {
+    await s.close();
+  });
+
+  it('is dropped once its unsent answers pass the hard bound (16 MiB); its requests settle and nothing stays held', { timeout: 60_000 }, async () => {
+    const sock = await rawSocket(s.url, { authorization: `Bearer ${DEMO_KEY}` });
+    sock.pause();
+    sock.on('error', () => {});
+    // 1,000 answers of ~40 KB each: far more than the kernel's buffers and the 16 MiB bound together.
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 1000; i++) frames.push(textFrame(JSON.stringify({ id: i, op: 'chat.completions', body: { ...CHAT, max_tokens: 8000, messages: [{ role: 'user', content: `big ${i} [sim:output_tokens=8000]` }] } })));
+    sock.write(Buffer.concat(frames));
+    // The gateway drops the socket (the paused client would see it only when it reads again).
+    await eventually(() => wsStats(s).sockets === 0, 50_000);
+    sock.destroy();
+    // Never more than the bound (plus one answer) held for it; every request settled, nothing in flight.
+    expect(wsStats(s).maxBuffered).toBeLessThanOrEqual(16 * 1024 * 1024 + 128 * 1024);
+    await eventually(() => s.gateway.inFlight === 0, 30_000);
+    expect(wsStats(s).inflight).toBe(0);
+  });
+});
+
 describe('WebSocket ingress: bad input gets an error frame with a stable code; the socket goes on', () => {
   let s: Stack;
   beforeAll(async () => {
