@@ -233,12 +233,12 @@ describe('WebSocket ingress: a slow reader', () => {
     await s.close();
   });
 
-  it('a client that stops reading pauses its stream at the bound; the stream resumes and completes when it reads again', async () => {
+  it('a client that stops reading pauses its stream at the bound; the stream resumes and completes when it reads again', { timeout: 90_000 }, async () => {
     const sock = await rawSocket(s.url, { authorization: `Bearer ${DEMO_KEY}` });
     const tokens = 250_000;
     sock.write(textFrame(JSON.stringify({ id: 'big', op: 'chat.completions', body: { ...CHAT, stream: true, max_tokens: tokens, messages: [{ role: 'user', content: `everything [sim:output_tokens=${tokens}] [sim:tokens_per_s=2000000]` }] } })));
     sock.pause(); // read nothing: the kernel buffers fill, then the gateway's socket buffer
-    await eventually(() => wsStats(s).paused === 1, 20_000);
+    await eventually(() => wsStats(s).paused === 1, 40_000);
     // Paused: the gateway holds at most the soft bound plus what one upstream read decoded, and stays there.
     const bound = 256 * 1024 + 256 * 1024;
     expect(wsStats(s).maxBuffered).toBeLessThan(bound);
