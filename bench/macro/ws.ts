@@ -98,6 +98,8 @@ interface Target {
   failed: number;
   seconds: number;
   cpuMs: number;
+  /** CPU time of this process (the load generator) during the recorded slices, ms. */
+  loadCpuMs: number;
   latency: Histogram;
   clients: WsClient[];
 }
@@ -153,6 +155,8 @@ export interface WsBenchRow {
   target: string;
   rps: number;
   cpu_us_per_req: number | null;
+  /** The load generator's CPU per request (autocannon for http, the ws client for ws), µs. */
+  loadgen_cpu_us_per_req: number | null;
   p50_ms: number | null;
   p99_ms: number | null;
   failed: number;
@@ -176,7 +180,7 @@ export async function runWsBench(argv: string[]): Promise<number> {
     const origin = await startGateway(children, sim, 1, workdir, opts.verbose);
     const gwPid = children.find((c) => c.name === 'gateway')!.proc.pid ?? null;
     const wsUrl = origin.replace('http://', 'ws://') + '/v1/ws';
-    const mk = (name: string, kind: 'http' | 'ws', encoding: WsEncoding, depth: number): Target => ({ name, kind, encoding, depth, ok: 0, failed: 0, seconds: 0, cpuMs: 0, latency: newHistogram(), clients: [] });
+    const mk = (name: string, kind: 'http' | 'ws', encoding: WsEncoding, depth: number): Target => ({ name, kind, encoding, depth, ok: 0, failed: 0, seconds: 0, cpuMs: 0, loadCpuMs: 0, latency: newHistogram(), clients: [] });
     targets.push(mk('http', 'http', 'json', 1));
     for (const depth of opts.depths) for (const enc of opts.encodings) targets.push(mk(`ws-${enc} d${depth}`, 'ws', enc, depth));
     for (const t of targets) {
@@ -188,10 +192,13 @@ export async function runWsBench(argv: string[]): Promise<number> {
     }
     const run = async (t: Target, seconds: number, record: boolean): Promise<void> => {
       const cpu0 = processCpuMs(gwPid);
+      const load0 = process.cpuUsage();
       if (t.kind === 'http') await httpSlice(origin, t, seconds, opts.sockets, record);
       else await wsSlice(t, seconds, record);
+      const load = process.cpuUsage(load0);
       const cpu1 = processCpuMs(gwPid);
       if (record && cpu0 !== null && cpu1 !== null) t.cpuMs += cpu1 - cpu0;
+      if (record) t.loadCpuMs += (load.user + load.system) / 1000;
       checkChildren(children);
     };
     for (const t of targets) {
@@ -215,6 +222,7 @@ export async function runWsBench(argv: string[]): Promise<number> {
         target: t.name,
         rps: Math.round(rps),
         cpu_us_per_req: t.ok > 0 && t.cpuMs > 0 ? Math.round(((t.cpuMs * 1000) / t.ok) * 10) / 10 : null,
+        loadgen_cpu_us_per_req: t.ok > 0 ? Math.round(((t.loadCpuMs * 1000) / t.ok) * 10) / 10 : null,
         p50_ms: t.kind === 'ws' && t.latency.totalCount > 0 ? Math.round(t.latency.getValueAtPercentile(50) / 1e4) / 100 : null,
         p99_ms: t.kind === 'ws' && t.latency.totalCount > 0 ? Math.round(t.latency.getValueAtPercentile(99) / 1e4) / 100 : null,
         failed: t.failed,
@@ -224,9 +232,9 @@ export async function runWsBench(argv: string[]): Promise<number> {
     const gate = rows.find((r) => r.target === 'ws-json d1') ?? rows.find((r) => r.target.startsWith('ws-'));
     const pass = gate?.ratio_vs_http == null ? null : gate.ratio_vs_http >= WS_TARGET_RATIO;
     const out = opts.json ? process.stderr : process.stdout;
-    out.write(`${'target'.padEnd(24)} ${'rps'.padStart(8)} ${'× http'.padStart(7)} ${'gw cpu µs/req'.padStart(14)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'failed'.padStart(7)}\n`);
+    out.write(`${'target'.padEnd(24)} ${'rps'.padStart(8)} ${'× http'.padStart(7)} ${'gw cpu µs/req'.padStart(14)} ${'load cpu µs/req'.padStart(16)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'failed'.padStart(7)}\n`);
     for (const r of rows) {
-      out.write(`${r.target.padEnd(24)} ${String(r.rps).padStart(8)} ${(r.ratio_vs_http === null ? '' : r.ratio_vs_http.toFixed(2)).padStart(7)} ${(r.cpu_us_per_req === null ? '' : r.cpu_us_per_req.toFixed(1)).padStart(14)} ${(r.p50_ms === null ? '' : r.p50_ms.toFixed(2)).padStart(7)} ${(r.p99_ms === null ? '' : r.p99_ms.toFixed(2)).padStart(7)} ${String(r.failed).padStart(7)}\n`);
+      out.write(`${r.target.padEnd(24)} ${String(r.rps).padStart(8)} ${(r.ratio_vs_http === null ? '' : r.ratio_vs_http.toFixed(2)).padStart(7)} ${(r.cpu_us_per_req === null ? '' : r.cpu_us_per_req.toFixed(1)).padStart(14)} ${(r.loadgen_cpu_us_per_req === null ? '' : r.loadgen_cpu_us_per_req.toFixed(1)).padStart(16)} ${(r.p50_ms === null ? '' : r.p50_ms.toFixed(2)).padStart(7)} ${(r.p99_ms === null ? '' : r.p99_ms.toFixed(2)).padStart(7)} ${String(r.failed).padStart(7)}\n`);
     }
     out.write(`target: ${gate?.target ?? 'ws'} >= ${WS_TARGET_RATIO}x http requests/s: ${pass === null ? 'no verdict' : pass ? 'met' : 'NOT met'}\n`);
     process.stdout.write(JSON.stringify({ suite: 'ws', settings: { duration_s: opts.duration, slice_s: sliceS, sockets: opts.sockets, depths: opts.depths, node: process.version, cpus: availableParallelism() }, rows, pass }) + '\n');
