@@ -235,7 +235,7 @@ describe('WebSocket ingress: a slow reader', () => {
 
   it('a client that stops reading pauses its stream at the bound; the stream resumes and completes when it reads again', { timeout: 90_000 }, async () => {
     const sock = await rawSocket(s.url, { authorization: `Bearer ${DEMO_KEY}` });
-    const tokens = 250_000;
+    const tokens = 150_000;
     sock.write(textFrame(JSON.stringify({ id: 'big', op: 'chat.completions', body: { ...CHAT, stream: true, max_tokens: tokens, messages: [{ role: 'user', content: `everything [sim:output_tokens=${tokens}] [sim:tokens_per_s=2000000]` }] } })));
     sock.pause(); // read nothing: the kernel buffers fill, then the gateway's socket buffer
     await eventually(() => wsStats(s).paused === 1, 40_000);
