@@ -6,7 +6,6 @@
 //   const answer = await client.request('chat.completions', { model: 'demo.chat.fast', messages }).response();
 //   for await (const chunk of client.request('chat.completions', { ...body, stream: true })) ...
 import { Packr, Unpackr } from 'msgpackr';
-import { WebSocket as UndiciWebSocket } from 'undici';
 import type { DoneUsage, RequestId } from './ws-protocol.js';
 
 export type WsEncoding = 'json' | 'msgpack' | 'msgpack-records';
@@ -207,9 +206,10 @@ export class WsClient {
   }
 
   /** Open a socket (and authenticate, with `auth: 'frame'`). Rejects when the upgrade or the auth is refused. */
-  static connect(opts: WsClientOptions): Promise<WsClient> {
+  static async connect(opts: WsClientOptions): Promise<WsClient> {
     const encoding = opts.encoding ?? 'json';
-    const Ctor = opts.WebSocket ?? (UndiciWebSocket as unknown as WebSocketCtor);
+    // undici is loaded only when no constructor is given (a browser bundle passes its own).
+    const Ctor = opts.WebSocket ?? ((await import('undici')).WebSocket as unknown as WebSocketCtor);
     const byFrame = opts.auth === 'frame';
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.key !== undefined && !byFrame) headers.authorization = `Bearer ${opts.key}`;
