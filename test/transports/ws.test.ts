@@ -246,6 +246,7 @@ describe('WebSocket ingress: a slow reader', () => {
     expect(wsStats(s).maxBuffered).toBeLessThan(bound);
     expect(wsStats(s).paused).toBe(1);
     expect(s.traces.records.some((t) => t.output_tokens === tokens)).toBe(false);
+    expect(s.gateway.metrics.registry.snapshot().families.find((f) => f.name === 'switchyard_ws_backpressure_pauses_total')!.series[0]![1][0]).toBeGreaterThan(0);
     // Read again: everything arrives and the stream ends with its done frame.
     let tail = '';
     let total = 0;
@@ -402,7 +403,10 @@ describe('WebSocket ingress: bad input gets an error frame with a stable code; t
     const d = await WsClient.connect({ url: wsUrl(s), key: DEMO_KEY, auth: 'frame' });
     await expectRequestError(d.request('chat.completions', { ...CHAT, model: 'other.only' }).response(), 'alias_not_found');
     await d.close();
+    const open = wsStats(s).sockets;
     await expect(WsClient.connect({ url: wsUrl(s), key: 'sk-nope', auth: 'frame' })).rejects.toMatchObject({ code: 'invalid_api_key' });
+    // The client closes a socket whose auth was refused.
+    await eventually(() => wsStats(s).sockets === open);
   });
 
   it('an invalid key in the upgrade headers is refused before the upgrade (401)', async () => {
@@ -413,6 +417,28 @@ describe('WebSocket ingress: bad input gets an error frame with a stable code; t
       expect(r.statusCode).toBe(401);
       expect(((await r.body.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
     }
+  });
+
+  it('GET /metrics counts sockets, refused frames by code, and backpressure pauses', async () => {
+    const { request } = await import('undici');
+    const scrape = async () => {
+      const text = await (await request(s.url + '/metrics')).body.text();
+      return (series: string) => Number(text.split('\n').find((l) => l.startsWith(series + ' '))?.slice(series.length + 1) ?? 0);
+    };
+    const before = await scrape();
+    const c = await WsClient.connect({ url: wsUrl(s), key: DEMO_KEY });
+    c.sendRaw('not json at all');
+    await expectRequestError(c.request('nope' as 'messages', CHAT).response(), 'unknown_op');
+    await c.close();
+    const opened0 = before('switchyard_ws_connections_opened_total');
+    const closed0 = before('switchyard_ws_connections_closed_total');
+    let after = await scrape();
+    const end = Date.now() + 3000;
+    while (after('switchyard_ws_connections_closed_total') < closed0 + 1 && Date.now() < end) after = await scrape();
+    expect(after('switchyard_ws_connections_opened_total')).toBe(opened0 + 1);
+    expect(after('switchyard_ws_connections_closed_total')).toBe(closed0 + 1);
+    expect(after('switchyard_ws_frame_errors_total{code="invalid_frame"}')).toBe(before('switchyard_ws_frame_errors_total{code="invalid_frame"}') + 1);
+    expect(after('switchyard_ws_frame_errors_total{code="unknown_op"}')).toBe(before('switchyard_ws_frame_errors_total{code="unknown_op"}') + 1);
   });
 
   it('a plain GET /v1/ws (no upgrade) gets 426 with a clear error', async () => {

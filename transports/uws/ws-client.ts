@@ -227,7 +227,13 @@ export class WsClient {
         opened = true;
         const client = new WsClient(ws, encoding);
         if (!byFrame || opts.key === undefined) return resolve(client);
-        client.auth(opts.key).then(() => resolve(client), reject);
+        client.auth(opts.key).then(
+          () => resolve(client),
+          (err: Error) => {
+            ws.close(1000, 'auth refused');
+            reject(err);
+          },
+        );
       };
     });
   }

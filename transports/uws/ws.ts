@@ -351,6 +351,7 @@ class WsSink implements Sink {
     if (!this.paused) {
       this.paused = true;
       conn.paused.push(this);
+      conn.ingress.metrics.pauses.inc(NO_LABELS);
     }
     return false;
   }
@@ -594,6 +595,23 @@ function validId(v: unknown): RequestId | undefined {
   return undefined;
 }
 
+/** The ingress's counters, registered once per Gateway in its metrics registry (summed across threads). */
+class WsMetrics {
+  readonly opened;
+  readonly closed;
+  readonly frameErrors;
+  readonly pauses;
+  constructor(gateway: Gateway) {
+    const reg = gateway.metrics.registry;
+    this.opened = reg.counter('switchyard_ws_connections_opened_total', 'WebSocket connections opened on /v1/ws.', []);
+    this.closed = reg.counter('switchyard_ws_connections_closed_total', 'WebSocket connections closed on /v1/ws (open = opened - closed).', []);
+    this.frameErrors = reg.counter('switchyard_ws_frame_errors_total', 'Frames refused by the WebSocket frame layer, by error code.', ['code']);
+    this.pauses = reg.counter('switchyard_ws_backpressure_pauses_total', 'Streams paused because their socket was over the backpressure bound.', []);
+  }
+}
+const METRICS = new WeakMap<Gateway, WsMetrics>();
+const NO_LABELS: readonly string[] = Object.freeze([]);
+
 /** The WebSocket ingress of one uWS app (one per gateway thread). */
 export class WsIngress {
   readonly conns = new Set<WsConn>();
@@ -603,6 +621,7 @@ export class WsIngress {
   /** Largest frame accepted; a larger one closes the socket (1009). */
   readonly maxFrame: number;
   maxBuffered = 0;
+  readonly metrics: WsMetrics;
   private closing = false;
 
   constructor(
@@ -613,6 +632,12 @@ export class WsIngress {
     this.hard = opts.hardBackpressureBytes ?? 16 * 1024 * 1024;
     this.maxInflight = opts.maxInflight ?? 1024;
     this.maxFrame = opts.maxPayloadBytes ?? gateway.maxBodyBytes + 64 * 1024;
+    let m = METRICS.get(gateway);
+    if (m === undefined) {
+      m = new WsMetrics(gateway);
+      METRICS.set(gateway, m);
+    }
+    this.metrics = m;
   }
 
   /** Register `GET /v1/ws` on `app`. */
@@ -678,11 +703,13 @@ export class WsIngress {
     const conn = ws.getUserData().conn;
     conn.ws = ws;
     this.conns.add(conn);
+    this.metrics.opened.inc(NO_LABELS);
   }
 
   private closed(conn: WsConn): void {
     conn.closed = true;
     this.conns.delete(conn);
+    this.metrics.closed.inc(NO_LABELS);
     conn.paused = [];
     // Every request still in flight is aborted, as a dropped HTTP connection would abort it.
     for (const sink of [...conn.inflight.values()]) sink.abort(false);
@@ -717,6 +744,7 @@ export class WsIngress {
   /** A frame-level error (no request started): an error frame, and too many in a row close the socket. */
   private frameError(conn: WsConn, id: RequestId | null, binary: boolean, status: number, code: string, message: string, param: string | null = null, malformed = true, ref: RequestId | null = null): void {
     conn.sendFrame(ref === null ? { id, type: 'error', status, error: { code, message, param } } : { id, type: 'error', status, error: { code, message, param }, ref }, binary);
+    this.metrics.frameErrors.inc([code]);
     if (malformed && ++conn.badFrames >= MAX_BAD_FRAMES) conn.end(WS_CLOSE.protocol_errors, 'too many malformed frames');
   }
 
