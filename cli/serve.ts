@@ -14,6 +14,7 @@ import {
   limitFailureReporter,
   loadConfigWithKeys,
   reloadProblem,
+  withOtlpExport,
   type Config,
   type Plan,
   type LimitStore,
@@ -130,7 +131,7 @@ export async function runServe(argv: string[]): Promise<number> {
   }
 
   if (opts.threads === 1) {
-    const traces: TraceSink = new JsonlTraceSink(tracePath);
+    const traces: TraceSink = withOtlpExport(new JsonlTraceSink(tracePath));
     const gateway = new Gateway({ plan, traces, limits });
     let stopListening: () => void;
     let address: string;

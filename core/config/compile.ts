@@ -181,7 +181,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     tenants,
     providers,
     pools,
-    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes }),
+    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes, adminKeys: new Map(config.server.admin_keys.map((k) => [k.key_sha256.toLowerCase(), k.id])) }),
     limits: Object.freeze({
       cells: Object.freeze([...cells.cells]),
       store: config.limits.store ?? (redisUrl !== null ? 'redis' : 'shared'),

@@ -76,6 +76,8 @@ export interface TenantRecord {
 export interface ServerSettings {
   /** Largest request body accepted, bytes (413 above). */
   readonly maxBodyBytes: number;
+  /** Hex SHA-256 of an admin key → its id (`/dashboard`). */
+  readonly adminKeys: ReadonlyMap<string, string>;
 }
 
 export interface Plan {

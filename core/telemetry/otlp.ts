@@ -1,0 +1,234 @@
+// OTLP/HTTP (JSON) span export: each request's trace record becomes one span with the OpenTelemetry GenAI
+// attributes and the `switchyard.*` route attributes (CONTRACT.md, "Trace record"). Enabled by
+// OTEL_EXPORTER_OTLP_ENDPOINT (spans go to `<endpoint>/v1/traces`) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+// (the full URL). Off the request path: a record is serialized when it is written (so no record outlives
+// its request), kept in a bounded queue, and POSTed in batches on a timer or when a batch is full. When
+// the collector is slow or down, spans beyond the queue bound are dropped and counted, never waited for.
+
+import { request } from 'undici';
+import type { SpanContext, TraceRecord, TraceSink } from './trace.js';
+
+export interface OtlpOptions {
+  /** Full URL of the traces endpoint (`.../v1/traces`). */
+  url: string;
+  /** Extra request headers (OTEL_EXPORTER_OTLP_HEADERS). */
+  headers?: Record<string, string>;
+  /** service.name of the resource. */
+  serviceName?: string;
+  /** Export at least this often, ms. */
+  intervalMs?: number;
+  /** Spans per request to the collector. */
+  batchSize?: number;
+  /** Spans kept waiting at most; more are dropped (and counted). */
+  maxQueue?: number;
+  /** Per export request, ms. */
+  timeoutMs?: number;
+}
+
+/** The traces URL from the standard OpenTelemetry environment variables, or null when export is off. */
+export function otlpUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  const traces = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
+  if (traces !== undefined && traces !== '') return traces;
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  if (base === undefined || base === '') return null;
+  return base.replace(/\/+$/, '') + '/v1/traces';
+}
+
+/** OTEL_EXPORTER_OTLP_HEADERS: `k1=v1,k2=v2` (values URL-encoded). */
+export function otlpHeadersFromEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  const raw = env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS ?? '';
+  for (const part of raw.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      out[part.slice(0, eq).trim().toLowerCase()] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // A malformed value is skipped, not fatal.
+    }
+  }
+  return out;
+}
+
+const q = JSON.stringify;
+
+function str(key: string, v: string): string {
+  return '{"key":' + q(key) + ',"value":{"stringValue":' + q(v) + '}}';
+}
+function int(key: string, v: number): string {
+  return '{"key":"' + key + '","value":{"intValue":"' + Math.round(v) + '"}}';
+}
+function dbl(key: string, v: number): string {
+  return '{"key":"' + key + '","value":{"doubleValue":' + (Number.isFinite(v) ? v : 0) + '}}';
+}
+
+/** Epoch ms (fractional) → OTLP's nanoseconds as a decimal string (exact to the µs, no BigInt). */
+function nanos(ms: number): string {
+  const us = Math.round(ms * 1000);
+  return us <= 0 ? '0' : String(us) + '000';
+}
+
+/** One trace record as an OTLP span (JSON text). */
+export function spanJson(r: TraceRecord, span: SpanContext): string {
+  const start = span.startUnixMs > 0 ? span.startUnixMs : Date.parse(r.ts);
+  let attrs =
+    str('gen_ai.operation.name', 'chat') +
+    ',' + str('gen_ai.request.model', r.alias) +
+    ',' + str('switchyard.alias', r.alias) +
+    ',' + str('switchyard.lane', r.route_lane) +
+    ',' + str('switchyard.pool_id', r.pool_id) +
+    ',' + dbl('switchyard.queue_time_ms', r.queue_time_ms) +
+    ',' + dbl('switchyard.cost_usd', r.cost_usd) +
+    ',' + int('switchyard.attempts', r.attempts.length) +
+    ',' + str('switchyard.stop_reason', r.stop_reason) +
+    ',' + str('switchyard.request_id', r.request_id) +
+    ',' + str('switchyard.tenant', r.tenant) +
+    ',' + str('switchyard.outcome', r.outcome) +
+    ',' + str('switchyard.cache', r.cache) +
+    ',' + int('http.response.status_code', r.status);
+  if (r.provider !== '') attrs += ',' + str('gen_ai.provider.name', r.provider);
+  if (r.model !== '') attrs += ',' + str('gen_ai.response.model', r.model);
+  if (r.status === 200 || r.input_tokens > 0) attrs += ',' + int('gen_ai.usage.input_tokens', r.input_tokens) + ',' + int('gen_ai.usage.output_tokens', r.output_tokens);
+  if (r.prompt_version !== null) attrs += ',' + int('switchyard.prompt_version', r.prompt_version);
+  if (r.owner !== '') attrs += ',' + str('switchyard.owner', r.owner);
+  if (r.scenario_id !== '') attrs += ',' + str('switchyard.scenario_id', r.scenario_id);
+  if (r.ttft_ms !== null) attrs += ',' + dbl('switchyard.ttft_ms', r.ttft_ms);
+  if (r.canary) attrs += ',{"key":"switchyard.canary","value":{"boolValue":true}}';
+  if (r.error_code !== null) attrs += ',' + str('error.type', r.error_code);
+  const ok = r.status > 0 && r.status < 400;
+  return (
+    '{"traceId":"' + span.traceId + '","spanId":"' + span.spanId + '"' +
+    (span.parentSpanId !== '' ? ',"parentSpanId":"' + span.parentSpanId + '"' : '') +
+    ',"name":' + q('chat ' + r.alias) +
+    ',"kind":2,"startTimeUnixNano":"' + nanos(start) + '","endTimeUnixNano":"' + nanos(start + r.latency_ms) + '"' +
+    ',"attributes":[' + attrs + ']' +
+    ',"status":' + (ok ? '{"code":1}' : '{"code":2,"message":' + q(r.error_code ?? 'HTTP ' + r.status) + '}') +
+    '}'
+  );
+}
+
+/**
+ * Writes every record to `inner` (the JSONL trace file) and exports it as a span. close() flushes what is
+ * queued (bounded by the request timeout) and closes `inner`.
+ */
+export class OtlpTraceSink implements TraceSink {
+  private queue: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private inFlight: Promise<void> = Promise.resolve();
+  private sending = 0;
+  private closed = false;
+  /** Spans dropped because the queue was full or the collector refused them. */
+  dropped = 0;
+  /** Spans the collector accepted. */
+  exported = 0;
+  private warned = 0;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private readonly prefix: string;
+  private readonly intervalMs: number;
+  private readonly batchSize: number;
+  private readonly maxQueue: number;
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly inner: TraceSink,
+    opts: OtlpOptions,
+  ) {
+    this.url = opts.url;
+    this.headers = { 'content-type': 'application/json', ...opts.headers };
+    this.intervalMs = opts.intervalMs ?? 1000;
+    this.batchSize = opts.batchSize ?? 512;
+    this.maxQueue = opts.maxQueue ?? 8192;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.prefix =
+      '{"resourceSpans":[{"resource":{"attributes":[' + str('service.name', opts.serviceName ?? 'switchyard') + ',' + str('telemetry.sdk.name', 'switchyard') +
+      ']},"scopeSpans":[{"scope":{"name":"switchyard.gateway","version":"0.1.0"},"spans":[';
+  }
+
+  write(record: TraceRecord, span?: SpanContext | null): void {
+    this.inner.write(record, span);
+    if (this.closed || span == null || span.spanId === '') return;
+    if (this.queue.length >= this.maxQueue) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(spanJson(record, span));
+    if (this.queue.length >= this.batchSize) this.send();
+    else if (this.timer === null) {
+      this.timer = setTimeout(sendSoon, this.intervalMs, this);
+      this.timer.unref();
+    }
+  }
+
+  /** @internal POST what is queued (at most two requests in flight; the rest waits for the timer). */
+  send(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    while (this.queue.length > 0 && this.sending < 2) {
+      const batch = this.queue.length <= this.batchSize ? this.queue : this.queue.slice(0, this.batchSize);
+      this.queue = batch === this.queue ? [] : this.queue.slice(this.batchSize);
+      this.sending++;
+      const p = this.post(batch).finally(() => {
+        this.sending--;
+        if (this.queue.length > 0 && this.timer === null && !this.closed) {
+          this.timer = setTimeout(sendSoon, this.intervalMs, this);
+          this.timer.unref();
+        }
+      });
+      this.inFlight = Promise.all([this.inFlight, p]).then(noop);
+    }
+    if (this.queue.length > 0 && this.timer === null && !this.closed) {
+      this.timer = setTimeout(sendSoon, this.intervalMs, this);
+      this.timer.unref();
+    }
+  }
+
+  private async post(batch: string[]): Promise<void> {
+    const body = this.prefix + batch.join(',') + ']}]}]}';
+    try {
+      const res = await request(this.url, { method: 'POST', headers: this.headers, body, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += batch.length;
+      else this.fail(batch.length, `HTTP ${res.statusCode}`);
+    } catch (err) {
+      this.fail(batch.length, (err as Error).message);
+    }
+  }
+
+  private fail(n: number, why: string): void {
+    this.dropped += n;
+    // Say so, but not once per batch while a collector is down.
+    if (this.warned++ % 100 === 0) process.stderr.write(`switchyard: OTLP export to ${this.url} failed (${why}); ${n} spans dropped\n`);
+  }
+
+  /** Export everything queued now, and wait for it. */
+  async flush(): Promise<void> {
+    await this.inner.flush();
+    while (this.queue.length > 0 || this.sending > 0) {
+      this.send();
+      await this.inFlight;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.inner.close();
+  }
+}
+
+function sendSoon(sink: OtlpTraceSink): void {
+  sink.send();
+}
+
+function noop(): void {}
+
+/** `inner`, wrapped in an OTLP exporter when the environment asks for one. */
+export function withOtlpExport(inner: TraceSink, env: NodeJS.ProcessEnv = process.env): TraceSink {
+  const url = otlpUrlFromEnv(env);
+  if (url === null) return inner;
+  return new OtlpTraceSink(inner, { url, headers: otlpHeadersFromEnv(env), serviceName: env.OTEL_SERVICE_NAME || 'switchyard' });
+}
