@@ -13,4 +13,5 @@ export type { BatchJob } from './pipeline/batch-jobs.js';
 export { GatewayMetrics, renderPrometheus, mergeSnapshots, histogramQuantile, type MetricsSnapshot } from './telemetry/metrics.js';
 export { OtlpTraceSink, withOtlpExport, otlpUrlFromEnv, spanJson } from './telemetry/otlp.js';
 export { parseTraceparent, formatTraceparent } from './telemetry/traceparent.js';
+export { establishedConnections } from './telemetry/connections.js';
 export { dashboardData, DASHBOARD_HTML, type DashboardData } from './telemetry/dashboard.js';

@@ -40,9 +40,10 @@ export function otlpHeadersFromEnv(env: NodeJS.ProcessEnv = process.env): Record
   const raw = env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? env.OTEL_EXPORTER_OTLP_HEADERS ?? '';
   for (const part of raw.split(',')) {
     const eq = part.indexOf('=');
-    if (eq <= 0) continue;
+    const name = eq < 0 ? '' : part.slice(0, eq).trim().toLowerCase();
+    if (name === '') continue;
     try {
-      out[part.slice(0, eq).trim().toLowerCase()] = decodeURIComponent(part.slice(eq + 1).trim());
+      out[name] = decodeURIComponent(part.slice(eq + 1).trim());
     } catch {
       // A malformed value is skipped, not fatal.
     }
