@@ -132,7 +132,7 @@ export async function runServe(argv: string[]): Promise<number> {
 
   if (opts.threads === 1) {
     const traces: TraceSink = withOtlpExport(new JsonlTraceSink(tracePath));
-    const gateway = new Gateway({ plan, traces, limits });
+    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off' });
     let stopListening: () => void;
     let address: string;
     try {

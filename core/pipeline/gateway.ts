@@ -49,6 +49,8 @@ export interface GatewayOptions {
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
   /** With several gateway threads: every thread's metrics snapshot, this one's included. */
   metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
+  /** Count requests in the metrics (default true; false only to measure what counting costs). */
+  metrics?: boolean;
   /** Make W3C trace ids and spans for every request (default: when `traces` exports spans over OTLP). */
   spans?: boolean;
 }
@@ -93,6 +95,7 @@ export class Gateway {
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
     this.spans = opts.spans ?? opts.traces instanceof OtlpTraceSink;
+    this.metrics.enabled = opts.metrics ?? true;
     this.metrics.bind(opts.plan.routes);
     this.metrics.watch(() => this.inflight);
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';

@@ -436,6 +436,8 @@ export class GatewayMetrics {
   readonly rss = this.registry.gauge('switchyard_process_resident_memory_bytes', 'Resident memory of the process.', [], 'max');
   readonly loopDelay = this.registry.gauge('switchyard_event_loop_delay_seconds', 'Event-loop delay since the last scrape (worst gateway thread), by quantile.', ['quantile'], 'max');
 
+  /** False: requests are not counted (SWITCHYARD_METRICS=off, for measuring what counting costs). */
+  enabled = true;
   private routes: RouteCells[] = [];
   private readonly loop: IntervalHistogram;
   private readonly heapUsedCell = this.heapUsed.cell([]);
@@ -501,6 +503,7 @@ export class GatewayMetrics {
    * pool answered last (it names the pool).
    */
   requestDone(named: MetricRoute, served: MetricRoute, lane: string, outcome: string, latencyMs: number, ttftMs: number | null, costUsd: number): void {
+    if (!this.enabled) return;
     const rc = this.cells(named);
     const li = laneIndex(lane);
     if (rc === null) {
@@ -536,6 +539,7 @@ export class GatewayMetrics {
 
   /** An attempt on `served`'s pool started (+1) or ended (-1). */
   poolAttempt(served: MetricRoute, delta: 1 | -1): void {
+    if (!this.enabled) return;
     const rc = this.cells(served);
     let cell: Cell;
     if (rc === null) cell = this.poolInflight.cell([served.pool.id]);
@@ -548,6 +552,7 @@ export class GatewayMetrics {
 
   /** The time a request waited for a slot in `served`'s pool (what the replica reported). */
   queued(served: MetricRoute, queueMs: number): void {
+    if (!this.enabled) return;
     const rc = this.cells(served);
     let cell: HdrCell;
     if (rc === null) cell = this.queueTime.cell([served.pool.id]);

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The live dashboard in a real browser: Debian's Chromium, headless, driven by playwright-core (installed
 // by .ci/run). Under traffic, the page (admin key through HTTP Basic auth) renders a row per alias with live
 // numbers and draws its charts, talking to nothing but the gateway. A screenshot goes to test-results/.
@@ -89,7 +90,7 @@ describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('dashboard in headl
     await page.waitForFunction(() => Number(document.body.dataset.polls ?? 0) >= 5, undefined, { timeout: 20_000 });
 
     const rows = await page.$$eval('#aliases tbody tr', (trs) =>
-      trs.map((tr) => ({ alias: (tr as HTMLElement).dataset.alias, cells: [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '') })),
+      trs.map((tr) => ({ alias: (tr as HTMLElement).dataset.alias, cells: Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '') })),
     );
     const byAlias = new Map(rows.map((r) => [r.alias, r.cells]));
     expect([...byAlias.keys()].sort()).toEqual(['demo.chat', 'team.*']);

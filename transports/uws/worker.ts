@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         if (pendingScrapes.delete(n)) resolve([gateway.metrics.registry.snapshot()]);
       }, 2000).unref();
     });
-  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay });
+  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay, metrics: process.env.SWITCHYARD_METRICS !== 'off' });
   let server;
   try {
     server = await startUwsServer(gateway, { host: wd.host, port: wd.port });
