@@ -221,10 +221,13 @@ function hdrData(c: HdrCell): number[] {
   const out = [c.sum, c.count];
   const h = c.hdr;
   if (c.count === 0) return out;
-  // Only the slots up to the largest value recorded can be non-zero.
+  // Only the slots between the smallest and the largest value recorded can be non-zero.
+  const first = h.countsArrayIndex(h.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : h.minNonZeroValue);
   const last = h.countsArrayIndex(h.maxValue);
-  for (let i = 0; i <= last; i++) {
-    const n = h.getCountAtIndex(i);
+  if (h.countsArrayIndex(0) !== first && h.getCountAtIndex(0) !== 0) out.push(0, h.getCountAtIndex(0));
+  const counts = (h as unknown as { _counts: ArrayLike<number> })._counts;
+  for (let i = first; i <= last; i++) {
+    const n = counts[i]!;
     if (n !== 0) out.push(i, n);
   }
   return out;
@@ -302,14 +305,18 @@ export function histogramBuckets(data: readonly number[], buckets: readonly numb
 }
 
 function escapeLabel(v: string): string {
+  // Most values need no escaping: skip the three replaces then.
+  if (!/[\\\n"]/.test(v)) return v;
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-function labelText(names: readonly string[], key: string, extra = ''): string {
-  const values = key === '' && names.length === 0 ? [] : key.split(SEP);
-  const parts = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? '')}"`);
-  if (extra !== '') parts.push(extra);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+/** `a="x",b="y"` for a series key ('' without labels); built once per series and reused for its lines. */
+function labelPairs(names: readonly string[], key: string): string {
+  if (names.length === 0) return '';
+  const values = key.split(SEP);
+  let out = '';
+  for (let i = 0; i < names.length; i++) out += (i > 0 ? ',' : '') + names[i] + '="' + escapeLabel(values[i] ?? '') + '"';
+  return out;
 }
 
 function num(v: number): string {
@@ -331,24 +338,29 @@ export function renderPrometheus(snapshots: readonly MetricsSnapshot[]): string 
       for (const key of [...d.keys()].sort()) {
         const den = d.get(key)![0]!;
         if (den === 0) continue;
-        parts.push(`${f.name}${labelText(f.labelNames, key)} ${num((n.get(key)?.[0] ?? 0) / den)}\n`);
+        const lp = labelPairs(f.labelNames, key);
+        parts.push(`${f.name}${lp === '' ? '' : '{' + lp + '}'} ${num((n.get(key)?.[0] ?? 0) / den)}\n`);
       }
       continue;
     }
     parts.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.kind}\n`);
     const keys = [...series.keys()].sort();
+    const name = f.name;
     for (const key of keys) {
       const v = series.get(key)!;
+      const lp = labelPairs(f.labelNames, key);
+      const braced = lp === '' ? '' : '{' + lp + '}';
       if (f.kind !== 'histogram') {
-        parts.push(`${f.name}${labelText(f.labelNames, key)} ${num(v[0]!)}\n`);
+        parts.push(name + braced + ' ' + num(v[0]!) + '\n');
         continue;
       }
       const counts = histogramBuckets(v, f.buckets);
+      const open = name + '_bucket{' + (lp === '' ? '' : lp + ',') + 'le="';
       let out = '';
-      for (let i = 0; i < f.buckets.length; i++) out += `${f.name}_bucket${labelText(f.labelNames, key, `le="${f.buckets[i]}"`)} ${counts[i]}\n`;
-      out += `${f.name}_bucket${labelText(f.labelNames, key, 'le="+Inf"')} ${v[1]}\n`;
-      out += `${f.name}_sum${labelText(f.labelNames, key)} ${num(v[0]!)}\n`;
-      out += `${f.name}_count${labelText(f.labelNames, key)} ${v[1]}\n`;
+      for (let i = 0; i < f.buckets.length; i++) out += open + f.buckets[i] + '"} ' + counts[i] + '\n';
+      out += open + '+Inf"} ' + v[1] + '\n';
+      out += name + '_sum' + braced + ' ' + num(v[0]!) + '\n';
+      out += name + '_count' + braced + ' ' + v[1] + '\n';
       parts.push(out);
     }
   }

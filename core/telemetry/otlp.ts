@@ -51,16 +51,48 @@ export function otlpHeadersFromEnv(env: NodeJS.ProcessEnv = process.env): Record
   return out;
 }
 
-const q = JSON.stringify;
+/** A JSON string literal; most values (config names, codes) need no escaping, and skip JSON.stringify. */
+function q(v: string): string {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 32 || c === 34 || c === 92 || c > 126) return JSON.stringify(v);
+  }
+  return '"' + v + '"';
+}
 
-function str(key: string, v: string): string {
-  return '{"key":' + q(key) + ',"value":{"stringValue":' + q(v) + '}}';
-}
-function int(key: string, v: number): string {
-  return '{"key":"' + key + '","value":{"intValue":"' + Math.round(v) + '"}}';
-}
-function dbl(key: string, v: number): string {
-  return '{"key":"' + key + '","value":{"doubleValue":' + (Number.isFinite(v) ? v : 0) + '}}';
+// Attribute openings, built once: `{"key":"...","value":{"<type>Value":`.
+const S = (key: string) => '{"key":"' + key + '","value":{"stringValue":';
+const I = (key: string) => '{"key":"' + key + '","value":{"intValue":"';
+const D = (key: string) => '{"key":"' + key + '","value":{"doubleValue":';
+const A_OPERATION = S('gen_ai.operation.name') + '"chat"}}';
+const A_REQUEST_MODEL = S('gen_ai.request.model');
+const A_ALIAS = ',' + S('switchyard.alias');
+const A_LANE = ',' + S('switchyard.lane');
+const A_POOL = ',' + S('switchyard.pool_id');
+const A_QUEUE = ',' + D('switchyard.queue_time_ms');
+const A_COST = ',' + D('switchyard.cost_usd');
+const A_ATTEMPTS = ',' + I('switchyard.attempts');
+const A_STOP = ',' + S('switchyard.stop_reason');
+const A_REQUEST_ID = ',' + S('switchyard.request_id');
+const A_TENANT = ',' + S('switchyard.tenant');
+const A_OUTCOME = ',' + S('switchyard.outcome');
+const A_CACHE = ',' + S('switchyard.cache');
+const A_STATUS = ',' + I('http.response.status_code');
+const A_PROVIDER = ',' + S('gen_ai.provider.name');
+const A_RESPONSE_MODEL = ',' + S('gen_ai.response.model');
+const A_INPUT = ',' + I('gen_ai.usage.input_tokens');
+const A_OUTPUT = ',' + I('gen_ai.usage.output_tokens');
+const A_PROMPT_VERSION = ',' + I('switchyard.prompt_version');
+const A_OWNER = ',' + S('switchyard.owner');
+const A_SCENARIO = ',' + S('switchyard.scenario_id');
+const A_TTFT = ',' + D('switchyard.ttft_ms');
+const A_CANARY = ',{"key":"switchyard.canary","value":{"boolValue":true}}';
+const A_ERROR = ',' + S('error.type');
+const END = '}}';
+const INT_END = '"}}';
+
+function dbl(v: number): string {
+  return Number.isFinite(v) ? String(v) : '0';
 }
 
 /** Epoch ms (fractional) → OTLP's nanoseconds as a decimal string (exact to the µs, no BigInt). */
@@ -69,33 +101,26 @@ function nanos(ms: number): string {
   return us <= 0 ? '0' : String(us) + '000';
 }
 
-/** One trace record as an OTLP span (JSON text). */
+/** One trace record as an OTLP span (JSON text). Runs once per request: concatenation only. */
 export function spanJson(r: TraceRecord, span: SpanContext): string {
   const start = span.startUnixMs > 0 ? span.startUnixMs : Date.parse(r.ts);
+  const alias = q(r.alias);
   let attrs =
-    str('gen_ai.operation.name', 'chat') +
-    ',' + str('gen_ai.request.model', r.alias) +
-    ',' + str('switchyard.alias', r.alias) +
-    ',' + str('switchyard.lane', r.route_lane) +
-    ',' + str('switchyard.pool_id', r.pool_id) +
-    ',' + dbl('switchyard.queue_time_ms', r.queue_time_ms) +
-    ',' + dbl('switchyard.cost_usd', r.cost_usd) +
-    ',' + int('switchyard.attempts', r.attempts.length) +
-    ',' + str('switchyard.stop_reason', r.stop_reason) +
-    ',' + str('switchyard.request_id', r.request_id) +
-    ',' + str('switchyard.tenant', r.tenant) +
-    ',' + str('switchyard.outcome', r.outcome) +
-    ',' + str('switchyard.cache', r.cache) +
-    ',' + int('http.response.status_code', r.status);
-  if (r.provider !== '') attrs += ',' + str('gen_ai.provider.name', r.provider);
-  if (r.model !== '') attrs += ',' + str('gen_ai.response.model', r.model);
-  if (r.status === 200 || r.input_tokens > 0) attrs += ',' + int('gen_ai.usage.input_tokens', r.input_tokens) + ',' + int('gen_ai.usage.output_tokens', r.output_tokens);
-  if (r.prompt_version !== null) attrs += ',' + int('switchyard.prompt_version', r.prompt_version);
-  if (r.owner !== '') attrs += ',' + str('switchyard.owner', r.owner);
-  if (r.scenario_id !== '') attrs += ',' + str('switchyard.scenario_id', r.scenario_id);
-  if (r.ttft_ms !== null) attrs += ',' + dbl('switchyard.ttft_ms', r.ttft_ms);
-  if (r.canary) attrs += ',{"key":"switchyard.canary","value":{"boolValue":true}}';
-  if (r.error_code !== null) attrs += ',' + str('error.type', r.error_code);
+    A_OPERATION + ',' + A_REQUEST_MODEL + alias + END + A_ALIAS + alias + END +
+    A_LANE + q(r.route_lane) + END + A_POOL + q(r.pool_id) + END +
+    A_QUEUE + dbl(r.queue_time_ms) + END + A_COST + dbl(r.cost_usd) + END +
+    A_ATTEMPTS + r.attempts.length + INT_END + A_STOP + q(r.stop_reason) + END +
+    A_REQUEST_ID + q(r.request_id) + END + A_TENANT + q(r.tenant) + END +
+    A_OUTCOME + q(r.outcome) + END + A_CACHE + q(r.cache) + END + A_STATUS + r.status + INT_END;
+  if (r.provider !== '') attrs += A_PROVIDER + q(r.provider) + END;
+  if (r.model !== '') attrs += A_RESPONSE_MODEL + q(r.model) + END;
+  if (r.status === 200 || r.input_tokens > 0) attrs += A_INPUT + Math.round(r.input_tokens) + INT_END + A_OUTPUT + Math.round(r.output_tokens) + INT_END;
+  if (r.prompt_version !== null) attrs += A_PROMPT_VERSION + r.prompt_version + INT_END;
+  if (r.owner !== '') attrs += A_OWNER + q(r.owner) + END;
+  if (r.scenario_id !== '') attrs += A_SCENARIO + q(r.scenario_id) + END;
+  if (r.ttft_ms !== null) attrs += A_TTFT + dbl(r.ttft_ms) + END;
+  if (r.canary) attrs += A_CANARY;
+  if (r.error_code !== null) attrs += A_ERROR + q(r.error_code) + END;
   const ok = r.status > 0 && r.status < 400;
   return (
     '{"traceId":"' + span.traceId + '","spanId":"' + span.spanId + '"' +
@@ -142,7 +167,7 @@ export class OtlpTraceSink implements TraceSink {
     this.maxQueue = opts.maxQueue ?? 8192;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.prefix =
-      '{"resourceSpans":[{"resource":{"attributes":[' + str('service.name', opts.serviceName ?? 'switchyard') + ',' + str('telemetry.sdk.name', 'switchyard') +
+      '{"resourceSpans":[{"resource":{"attributes":[' + S('service.name') + q(opts.serviceName ?? 'switchyard') + END + ',' + S('telemetry.sdk.name') + '"switchyard"' + END +
       ']},"scopeSpans":[{"scope":{"name":"switchyard.gateway","version":"0.1.0"},"spans":[';
   }
 

@@ -102,6 +102,15 @@ describe('OTLP span export', () => {
     });
   });
 
+  it('client-supplied values (scenario, owner) are escaped: the span stays valid JSON', () => {
+    const { r, s } = record(3);
+    r.scenario_id = 'q"uote\\back\nline é 日本 \u0001';
+    r.owner = '</script>';
+    const span = JSON.parse(spanJson(r, s)) as Span;
+    expect(attrs(span)['switchyard.scenario_id']).toBe(r.scenario_id);
+    expect(attrs(span)['switchyard.owner']).toBe('</script>');
+  });
+
   it('an error span has status ERROR and error.type; no parent when the client sent none', () => {
     const { r, s } = record(2);
     r.status = 504;
