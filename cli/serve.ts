@@ -15,6 +15,7 @@ import {
   loadConfigWithKeys,
   reloadProblem,
   withOtlpExport,
+  samplerFromEnv,
   type Config,
   type Plan,
   type LimitStore,
@@ -132,7 +133,7 @@ export async function runServe(argv: string[]): Promise<number> {
 
   if (opts.threads === 1) {
     const traces: TraceSink = withOtlpExport(new JsonlTraceSink(tracePath));
-    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off' });
+    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv() });
     let stopListening: () => void;
     let address: string;
     try {

@@ -12,6 +12,6 @@ export { ReserveOutcome, type LimitStore, type LimitCell } from './limits/store.
 export type { BatchJob } from './pipeline/batch-jobs.js';
 export { GatewayMetrics, renderPrometheus, mergeSnapshots, histogramQuantile, type MetricsSnapshot } from './telemetry/metrics.js';
 export { OtlpTraceSink, withOtlpExport, otlpUrlFromEnv, spanJson } from './telemetry/otlp.js';
-export { parseTraceparent, formatTraceparent } from './telemetry/traceparent.js';
+export { parseTraceparent, formatTraceparent, samplerFromEnv, isSampled, type Sampler } from './telemetry/traceparent.js';
 export { establishedConnections } from './telemetry/connections.js';
 export { dashboardData, DASHBOARD_HTML, type DashboardData } from './telemetry/dashboard.js';

@@ -1,8 +1,11 @@
 // Observability cost, side by side in one run (issue 9):
-//   (a) throughput of two gateways on the same simulator: `off` (SWITCHYARD_METRICS=off, no span export)
+//   (a) throughput of gateways on the same simulator: `off` (SWITCHYARD_METRICS=off, no span export)
 //       and `on` (metrics counted, every request's span exported over OTLP/HTTP JSON to a local collector
-//       in this process), alternating short autocannon slices (AB, BA, ...) so machine noise lands on
-//       both; rps and the gateway process's CPU µs per request, and on/off ratios. Target: ≤ 5% cost.
+//       in this process), and with --sides also `metrics` (counting only), `spans` (export only) and
+//       `on10` (metrics, 10% of traces exported: OTEL_TRACES_SAMPLER=traceidratio), alternating short
+//       autocannon slices (rotated each round) so machine noise lands on all; rps and the gateway
+//       process's CPU µs per request, and on/off ratios. Requests carry no traceparent (each is a new
+//       trace). Target: ≤ 5% cost.
 //   (b) `/metrics` scrape time with 1,000 series: a GatewayMetrics filled with 1,000 label sets
 //       (requests by alias × outcome, latency and TTFT histograms, cost, cache, fallbacks, quota), its
 //       snapshot and Prometheus text, for one thread and for two threads' snapshots merged.
@@ -37,8 +40,8 @@ function progress(msg: string): void {
   process.stderr.write(`[bench observability] ${msg}\n`);
 }
 
-type SideName = 'off' | 'metrics' | 'spans' | 'on';
-const SIDE_NAMES: readonly SideName[] = ['off', 'metrics', 'spans', 'on'];
+type SideName = 'off' | 'metrics' | 'spans' | 'on' | 'on10';
+const SIDE_NAMES: readonly SideName[] = ['off', 'metrics', 'spans', 'on', 'on10'];
 
 interface Side {
   name: SideName;
@@ -57,7 +60,7 @@ function slice(side: Side, seconds: number, connections: number, record: boolean
       {
         url: side.origin + '/v1/chat/completions',
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}`, 'x-switchyard-scenario': 'bench', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}`, 'x-switchyard-scenario': 'bench' },
         body: requestBody(GATEWAY_ALIAS),
         connections,
         duration: seconds,
@@ -180,7 +183,13 @@ export async function runObservability(argv: string[]): Promise<number> {
       delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
       delete env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT;
       if (name === 'off' || name === 'spans') env.SWITCHYARD_METRICS = 'off';
-      if (name === 'spans' || name === 'on') env.OTEL_EXPORTER_OTLP_ENDPOINT = col.url;
+      if (name === 'spans' || name === 'on' || name === 'on10') env.OTEL_EXPORTER_OTLP_ENDPOINT = col.url;
+      delete env.OTEL_TRACES_SAMPLER;
+      delete env.OTEL_TRACES_SAMPLER_ARG;
+      if (name === 'on10') {
+        env.OTEL_TRACES_SAMPLER = 'traceidratio';
+        env.OTEL_TRACES_SAMPLER_ARG = '0.1';
+      }
       const child = new Child(`gateway-${name}`, [cli, 'serve', '--config', config, '--port', '0', '--host', '127.0.0.1'], env, false);
       children.push(child);
       const origin = await child.waitForUrl(/switchyard listening on/);
@@ -212,7 +221,7 @@ export async function runObservability(argv: string[]): Promise<number> {
     };
     if (values.json) process.stdout.write(JSON.stringify(out) + '\n');
     else {
-      const label: Record<SideName, string> = { off: 'metrics off, no spans', metrics: 'metrics on, no spans', spans: 'metrics off, spans exported', on: 'metrics on, spans exported' };
+      const label: Record<SideName, string> = { off: 'metrics off, no spans', metrics: 'metrics on, no spans', spans: 'metrics off, spans exported', on: 'metrics on, spans exported', on10: 'metrics on, 10% of spans' };
       process.stdout.write(
         [
           ...res.map((x) => `gateway, ${label[x.name].padEnd(28)} ${x.rps} rps, ${x.cpu_us_per_req} CPU µs/request (${x.requests} requests, ${x.failed} failed)`),

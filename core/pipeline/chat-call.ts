@@ -20,7 +20,7 @@ import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
 import { SpanContext, TraceRecord, isoTime } from '../telemetry/trace.js';
-import { formatTraceparent, newSpanId, newTraceId, parseTraceparent } from '../telemetry/traceparent.js';
+import { formatTraceparent, isSampled, newSpanId, newTraceId, parseTraceparent } from '../telemetry/traceparent.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
 import type { Admission, Gateway } from './gateway.js';
@@ -286,8 +286,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       span.spanId = newSpanId();
       span.parentSpanId = ctx !== null ? ctx.parentId : '';
       span.startUnixMs = performance.timeOrigin + this.t0;
+      span.sampled = isSampled(this.gw.sampler, span.traceId, ctx !== null ? ctx.flags : '');
       this.span = span;
-      this.traceparent = formatTraceparent(span.traceId, span.spanId, ctx !== null ? ctx.flags : '01');
+      this.traceparent = formatTraceparent(span.traceId, span.spanId, span.sampled ? '01' : '00');
     } else if (ctx !== null) {
       this.traceparent = header;
     }

@@ -23,6 +23,7 @@ import { TokenCounter } from '../accounting/tokens.js';
 import type { TraceSink } from '../telemetry/trace.js';
 import { GatewayMetrics, renderPrometheus, type MetricsSnapshot } from '../telemetry/metrics.js';
 import { OtlpTraceSink } from '../telemetry/otlp.js';
+import { ALWAYS_ON, type Sampler } from '../telemetry/traceparent.js';
 import { DASHBOARD_HTML, dashboardData } from '../telemetry/dashboard.js';
 import { adminKeyOf } from './admin.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
@@ -53,6 +54,8 @@ export interface GatewayOptions {
   metrics?: boolean;
   /** Make W3C trace ids and spans for every request (default: when `traces` exports spans over OTLP). */
   spans?: boolean;
+  /** Which spans are exported (default: parent-based, always on; `samplerFromEnv` reads OTEL_TRACES_SAMPLER). */
+  sampler?: Sampler;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -73,6 +76,7 @@ export class Gateway {
   readonly metrics = new GatewayMetrics();
   /** Spans are exported: every request gets a span id (and a trace id, the client's or a new one). */
   readonly spans: boolean;
+  readonly sampler: Sampler;
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
@@ -95,6 +99,7 @@ export class Gateway {
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
     this.spans = opts.spans ?? opts.traces instanceof OtlpTraceSink;
+    this.sampler = opts.sampler ?? ALWAYS_ON;
     this.metrics.enabled = opts.metrics ?? true;
     this.metrics.bind(opts.plan.routes);
     this.metrics.watch(() => this.inflight);

@@ -105,6 +105,8 @@ export class SpanContext {
   parentSpanId = '';
   /** Epoch ms (fractional) when the request arrived. */
   startUnixMs = 0;
+  /** The sampler's decision: export this span (and say so upstream in the trace flags). */
+  sampled = true;
 }
 
 export interface TraceSink {

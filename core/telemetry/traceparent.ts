@@ -67,3 +67,39 @@ export function newTraceId(): string {
 export function newSpanId(): string {
   return randomHex(8);
 }
+
+/**
+ * Which spans are exported (the OpenTelemetry sampler environment variables): `OTEL_TRACES_SAMPLER` =
+ * `parentbased_always_on` (default), `always_on`, `always_off`, `traceidratio`, `parentbased_always_off`,
+ * `parentbased_traceidratio`, with `OTEL_TRACES_SAMPLER_ARG` the ratio (default 1). Parent-based: a
+ * client's `traceparent` decides by its sampled flag; otherwise the ratio does, by the trace id.
+ */
+export interface Sampler {
+  readonly ratio: number;
+  readonly parentBased: boolean;
+}
+
+export const ALWAYS_ON: Sampler = Object.freeze({ ratio: 1, parentBased: true });
+
+export function samplerFromEnv(env: NodeJS.ProcessEnv = process.env): Sampler {
+  const name = (env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on').trim().toLowerCase();
+  const arg = Number(env.OTEL_TRACES_SAMPLER_ARG ?? '1');
+  const ratio = Number.isFinite(arg) ? Math.min(1, Math.max(0, arg)) : 1;
+  switch (name) {
+    case 'always_on': return { ratio: 1, parentBased: false };
+    case 'always_off': return { ratio: 0, parentBased: false };
+    case 'traceidratio': return { ratio, parentBased: false };
+    case 'parentbased_always_off': return { ratio: 0, parentBased: true };
+    case 'parentbased_traceidratio': return { ratio, parentBased: true };
+    default: return ALWAYS_ON;
+  }
+}
+
+/** Is this trace's span exported? `parentFlags`: the client's trace flags ('' when it sent none). */
+export function isSampled(s: Sampler, traceId: string, parentFlags: string): boolean {
+  if (s.parentBased && parentFlags !== '') return (parseInt(parentFlags, 16) & 1) === 1;
+  if (s.ratio >= 1) return true;
+  if (s.ratio <= 0) return false;
+  // The trace id's last 52 bits as a fraction: the same decision for a trace wherever it is sampled.
+  return parseInt(traceId.slice(19), 16) / 2 ** 52 < s.ratio;
+}

@@ -311,6 +311,15 @@ describe('spans over OTLP/HTTP and W3C traceparent', () => {
     expect(span.parentSpanId).toBeUndefined();
   });
 
+  it("a client's unsampled trace (flags 00) is continued upstream as unsampled and not exported", async () => {
+    const r = await chat({ authorization: `Bearer ${DEMO_KEY}`, traceparent: `00-${TID}-${PID}-00` });
+    expect(r.status).toBe(200);
+    expect(r.span).toMatchObject({ traceId: TID, parentSpanId: PID, sampled: false });
+    expect(r.upstream).toBe(`00-${TID}-${r.span.spanId}-00`);
+    await s.gateway.traces.flush();
+    expect(spans.some((x) => x.spanId === r.span.spanId)).toBe(false);
+  });
+
   it('a refused request is a span too, with status ERROR and the error code', async () => {
     const r = await chat({ traceparent: `00-${TID}-${PID}-01` });
     expect(r.status).toBe(401);

@@ -2,7 +2,7 @@
 // the shared port. On `stop` it closes its listen socket, drains, flushes its traces and ends by itself
 // (never process.exit with uWS handles open: ARCHITECTURE, uWS rule 9).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, withOtlpExport, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
+import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, samplerFromEnv, withOtlpExport, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
 import { startUwsServer } from './server.js';
 
 interface WorkerConfig {
@@ -57,7 +57,7 @@ async function main(): Promise<void> {
         if (pendingScrapes.delete(n)) resolve([gateway.metrics.registry.snapshot()]);
       }, 2000).unref();
     });
-  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay, metrics: process.env.SWITCHYARD_METRICS !== 'off' });
+  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv() });
   let server;
   try {
     server = await startUwsServer(gateway, { host: wd.host, port: wd.port });
