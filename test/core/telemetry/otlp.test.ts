@@ -51,7 +51,7 @@ function record(i: number): { r: TraceRecord; s: SpanContext } {
   r.provider = 'openai';
   r.model = 'gpt-4o-mini';
   r.prompt_version = 3;
-  r.attempts = [{ pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 1.5, latency_ms: 120 }];
+  r.attempts = [{ pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 1.5, latency_ms: 120, input_tokens: 812, cached_input_tokens: 0, output_tokens: 64, cost_usd: 0.00016 }];
   r.stop_reason = 'success';
   r.queue_time_ms = 1.5;
   r.ttft_ms = 40.25;
