@@ -88,6 +88,11 @@ const A_SCENARIO = ',' + S('switchyard.scenario_id');
 const A_TTFT = ',' + D('switchyard.ttft_ms');
 const A_CANARY = ',{"key":"switchyard.canary","value":{"boolValue":true}}';
 const A_ERROR = ',' + S('error.type');
+const A_KEY = ',' + S('switchyard.key_id');
+const A_CACHED = ',' + I('switchyard.cached_input_tokens');
+const A_ESTIMATED = ',{"key":"switchyard.tokens_estimated","value":{"boolValue":true}}';
+const A_FAILED_CHECK = ',' + S('switchyard.failed_check');
+const A_VIOLATIONS = ',{"key":"switchyard.policy_violations","value":{"arrayValue":{"values":[';
 const END = '}}';
 const INT_END = '"}}';
 
@@ -121,6 +126,16 @@ export function spanJson(r: TraceRecord, span: SpanContext): string {
   if (r.ttft_ms !== null) attrs += A_TTFT + dbl(r.ttft_ms) + END;
   if (r.canary) attrs += A_CANARY;
   if (r.error_code !== null) attrs += A_ERROR + q(r.error_code) + END;
+  if (r.key_id !== '') attrs += A_KEY + q(r.key_id) + END;
+  if (r.cached_input_tokens > 0) attrs += A_CACHED + Math.round(r.cached_input_tokens) + INT_END;
+  if (r.tokens_estimated) attrs += A_ESTIMATED;
+  if (r.failed_check !== null) attrs += A_FAILED_CHECK + q(r.failed_check) + END;
+  const pv = r.policy_violations;
+  if (pv.length > 0) {
+    attrs += A_VIOLATIONS;
+    for (let i = 0; i < pv.length; i++) attrs += (i > 0 ? ',' : '') + '{"stringValue":' + q(pv[i]!) + '}';
+    attrs += ']}}}';
+  }
   const ok = r.status > 0 && r.status < 400;
   return (
     '{"traceId":"' + span.traceId + '","spanId":"' + span.spanId + '"' +

@@ -111,6 +111,20 @@ describe('OTLP span export', () => {
     expect(attrs(span)['switchyard.owner']).toBe('</script>');
   });
 
+  it('carries the rest of the trace record: key, cached and estimated tokens, failed check, policy violations, canary', () => {
+    const { r, s } = record(4);
+    r.key_id = 'k-acme';
+    r.cached_input_tokens = 512;
+    r.tokens_estimated = true;
+    r.failed_check = 'finish_reason';
+    r.policy_violations = ['default-pii:email', 'x"y'];
+    r.canary = true;
+    const span = JSON.parse(spanJson(r, s)) as Span;
+    expect(attrs(span)).toMatchObject({ 'switchyard.key_id': 'k-acme', 'switchyard.cached_input_tokens': '512', 'switchyard.tokens_estimated': true, 'switchyard.failed_check': 'finish_reason', 'switchyard.canary': true });
+    const pv = span.attributes.find((a) => a.key === 'switchyard.policy_violations')!.value as unknown as { arrayValue: { values: Array<{ stringValue: string }> } };
+    expect(pv.arrayValue.values.map((v) => v.stringValue)).toEqual(['default-pii:email', 'x"y']);
+  });
+
   it('an error span has status ERROR and error.type; no parent when the client sent none', () => {
     const { r, s } = record(2);
     r.status = 504;
