@@ -192,6 +192,7 @@ canvas{width:100%;height:180px;display:block}.legend span{display:inline-block;m
 var params = new URLSearchParams(location.search);
 var INTERVAL = Math.max(250, Number(params.get('interval')) || 1000);
 var KEEP = 120;
+var DATA_URL = location.pathname.replace(/[/]?$/, '/data');
 var COLORS = ['#4fc3f7','#ffb74d','#81c784','#e57373','#ba68c8','#fff176','#4db6ac','#f06292','#a1887f','#90a4ae'];
 var prev = null;
 var series = { rps: {}, p99: {}, queue: {} };
@@ -259,7 +260,7 @@ function render(d){
   prev = d;
 }
 function poll(){
-  fetch('dashboard/data', { credentials: 'same-origin', cache: 'no-store' }).then(function(r){
+  fetch(DATA_URL, { credentials: 'same-origin', cache: 'no-store' }).then(function(r){
     if (!r.ok) throw new Error('HTTP ' + r.status);
     return r.json();
   }).then(render).catch(function(e){ var st = document.getElementById('status'); st.className = 'err'; st.textContent = 'error: ' + e.message; })

@@ -207,6 +207,8 @@ describe('platform metrics after a scripted traffic mix', () => {
       expect((await get(path, { authorization: 'Basic ' + Buffer.from(`ops:${ADMIN_KEY}`).toString('base64') })).status).toBe(200);
       expect((await get(path, { authorization: `Bearer ${ADMIN_KEY}` }, 'POST')).status).toBe(405);
     }
+    expect((await get('/dashboard/', { authorization: `Bearer ${ADMIN_KEY}` })).status).toBe(200);
+    expect((await get('/dashboard/other', { authorization: `Bearer ${ADMIN_KEY}` })).status).toBe(404);
     const page = await get('/dashboard', { authorization: `Bearer ${ADMIN_KEY}` });
     expect(page.headers['content-type']).toContain('text/html');
     expect(page.headers['content-security-policy']).toContain("default-src 'none'");
