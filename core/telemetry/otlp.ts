@@ -171,6 +171,8 @@ export class OtlpTraceSink implements TraceSink {
   private sending = 0;
   private waitingSpans = 0;
   private closed = false;
+  /** Set when an export fails; a flush then drops what is still queued instead of waiting on a dead collector. */
+  private failedSince = false;
   /** Spans dropped because the queue was full or the collector refused them. */
   dropped = 0;
   /** Spans the collector accepted. */
@@ -279,10 +281,18 @@ export class OtlpTraceSink implements TraceSink {
 
   private async post(b: Batch): Promise<void> {
     this.waitingSpans -= b.spans;
+    if (this.failedSince && this.flushing) {
+      // Flushing (shutdown) while the collector is failing: do not wait a timeout per batch.
+      this.fail(b.spans, 'collector failing during flush');
+      return;
+    }
     try {
       const res = await request(this.url, { method: 'POST', headers: this.headers, body: b.buf.subarray(0, b.used), headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
       await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) this.exported += b.spans;
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        this.exported += b.spans;
+        this.failedSince = false;
+      }
       else this.fail(b.spans, `HTTP ${res.statusCode}`);
     } catch (err) {
       this.fail(b.spans, (err as Error).message);
@@ -291,6 +301,7 @@ export class OtlpTraceSink implements TraceSink {
 
   private fail(n: number, why: string): void {
     this.dropped += n;
+    this.failedSince = true;
     // Say so, but not once per batch while a collector is down.
     if (this.warned++ % 100 === 0) process.stderr.write(`switchyard: OTLP export to ${this.url} failed (${why}); ${n} spans dropped\n`);
   }
@@ -298,12 +309,18 @@ export class OtlpTraceSink implements TraceSink {
   /** Export everything queued now, and wait for it. */
   async flush(): Promise<void> {
     await this.inner.flush();
-    this.finish();
-    while (this.pending.length > 0 || this.sending > 0) {
-      this.send();
-      await this.inFlight;
+    this.flushing = true;
+    try {
+      this.finish();
+      while (this.pending.length > 0 || this.sending > 0) {
+        this.send();
+        await this.inFlight;
+      }
+    } finally {
+      this.flushing = false;
     }
   }
+  private flushing = false;
 
   async close(): Promise<void> {
     await this.flush();

@@ -197,6 +197,25 @@ describe('OTLP span export', () => {
     expect(down.dropped).toBe(1);
   });
 
+  it('a flush against a collector that hangs waits one timeout, not one per queued batch', async () => {
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const hang = createServer(() => {}); // accepts, never answers
+    await new Promise<void>((r) => hang.listen(0, '127.0.0.1', r));
+    closers.push(() => new Promise((r) => { hang.closeAllConnections(); hang.close(() => r()); }));
+    const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}/v1/traces`;
+    const sink = new OtlpTraceSink(new MemoryTraceSink(), { url, batchSize: 1, timeoutMs: 400, intervalMs: 60_000 });
+    for (let i = 0; i < 8; i++) {
+      const { r, s } = record(i);
+      sink.write(r, s);
+    }
+    const t0 = performance.now();
+    await sink.close();
+    // Two batches were already in flight (one timeout), the other six are dropped without waiting.
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(sink.dropped).toBe(8);
+    expect(sink.exported).toBe(0);
+  });
+
   it('a full queue drops new spans instead of growing', async () => {
     const rx = await receiver();
     closers.push(rx.close);
