@@ -3,7 +3,7 @@
 // merged, summed per alias and lane, per pool and for the process. The page turns consecutive polls into
 // rates (requests/s, cost per hour). Both are admin-key protected (gateway.ts).
 
-import { histogramQuantile, mergeSnapshots, type MergedFamily, type MetricsSnapshot } from './metrics.js';
+import { histogramQuantile, mergeSnapshots, ratioValues, type MergedFamily, type MetricsSnapshot } from './metrics.js';
 
 const SEP = '\u0001';
 
@@ -131,9 +131,9 @@ export function dashboardData(snapshots: readonly MetricsSnapshot[], now = Date.
     p.queue_p99_ms = ms(v, 0.99);
   }
   const coverage: DashboardData['coverage'] = [];
-  const num = m.get('switchyard_gateway_attributed_tokens_total');
-  for (const [key, v] of m.get('switchyard_provider_reported_tokens_total')?.series ?? []) {
-    if (v[0]! > 0) coverage.push({ provider: key, ratio: (num?.series.get(key)?.[0] ?? 0) / v[0]! });
+  const cov = m.get('switchyard_gateway_coverage_ratio');
+  if (cov !== undefined && cov.f.kind === 'ratio') {
+    for (const [provider, ratio] of [...ratioValues(m, cov.f, cov.series)].sort((a, b) => (a[0] < b[0] ? -1 : 1))) coverage.push({ provider, ratio });
   }
   const byName = (a: AliasRow, b: AliasRow) => (a.alias < b.alias ? -1 : a.alias > b.alias ? 1 : a.lane < b.lane ? -1 : a.lane > b.lane ? 1 : 0);
   return {

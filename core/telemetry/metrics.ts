@@ -247,7 +247,7 @@ export function mergeSnapshots(snapshots: readonly MetricsSnapshot[]): Map<strin
       if (m === undefined) {
         m = { f, series: new Map() };
         merged.set(f.name, m);
-      }
+      } else if (f.kind === 'ratio' && m.f.kind !== 'ratio') m.f = f; // a ratio and a gauge of its name: render as the ratio
       for (const [key, values] of f.series) {
         const cur = m.series.get(key);
         if (cur === undefined) m.series.set(key, [...values]);
@@ -324,22 +324,35 @@ function num(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Math.round(v * 1e9) / 1e9);
 }
 
+/**
+ * A ratio family's values by series key: numerator ÷ denominator counters (summed over threads), where the
+ * denominator is non-zero; a series set directly under the ratio's name (a gauge of the same name in
+ * another snapshot, e.g. a poller's) is kept where the counters say nothing.
+ */
+export function ratioValues(merged: ReadonlyMap<string, MergedFamily>, f: SnapshotFamily, direct: ReadonlyMap<string, number[]>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [key, v] of direct) out.set(key, v[0]!);
+  const [numName, denName] = f.agg.split('/');
+  const n = merged.get(numName!)?.series;
+  const d = merged.get(denName!)?.series;
+  if (n !== undefined && d !== undefined) {
+    for (const [key, dv] of d) if (dv[0]! !== 0) out.set(key, (n.get(key)?.[0] ?? 0) / dv[0]!);
+  }
+  return out;
+}
+
 /** Several threads' snapshots, summed series by series, as Prometheus text. */
 export function renderPrometheus(snapshots: readonly MetricsSnapshot[]): string {
   const merged = mergeSnapshots(snapshots);
   const parts: string[] = [];
   for (const { f, series } of merged.values()) {
     if (f.kind === 'ratio') {
-      const [numName, denName] = f.agg.split('/');
-      const n = merged.get(numName!)?.series;
-      const d = merged.get(denName!)?.series;
-      if (n === undefined || d === undefined || d.size === 0) continue;
+      const values = ratioValues(merged, f, series);
+      if (values.size === 0) continue;
       parts.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} gauge\n`);
-      for (const key of [...d.keys()].sort()) {
-        const den = d.get(key)![0]!;
-        if (den === 0) continue;
+      for (const key of [...values.keys()].sort()) {
         const lp = labelPairs(f.labelNames, key);
-        parts.push(`${f.name}${lp === '' ? '' : '{' + lp + '}'} ${num((n.get(key)?.[0] ?? 0) / den)}\n`);
+        parts.push(`${f.name}${lp === '' ? '' : '{' + lp + '}'} ${num(values.get(key)!)}\n`);
       }
       continue;
     }

@@ -97,6 +97,22 @@ describe('HDR histograms, gauges and ratios', () => {
     expect(text).toContain('# TYPE cov_ratio gauge\ncov_ratio{p="a"} 0.9\n');
     expect(text).not.toContain('none_ratio');
   });
+
+  it('a ratio also shows series set directly under its name by another registry (a poller\'s gauge)', () => {
+    const m = new GatewayMetrics();
+    m.coverage('openai', 80, 100);
+    m.close();
+    const poller = new MetricsRegistry();
+    const g = poller.gauge('switchyard_gateway_coverage_ratio', 'Coverage.', ['provider']);
+    g.set(['anthropic'], 0.97);
+    g.set(['openai'], 0.5); // the counters of the same provider win
+    for (const snaps of [[m.registry.snapshot(), poller.snapshot()], [poller.snapshot(), m.registry.snapshot()]]) {
+      const text = renderPrometheus(snaps);
+      expect(text.match(/# TYPE switchyard_gateway_coverage_ratio/g)).toHaveLength(1);
+      expect(text).toContain('switchyard_gateway_coverage_ratio{provider="anthropic"} 0.97\n');
+      expect(text).toContain('switchyard_gateway_coverage_ratio{provider="openai"} 0.8\n');
+    }
+  });
 });
 
 describe('GatewayMetrics: the contract series and their recording methods', () => {
