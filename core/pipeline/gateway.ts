@@ -214,7 +214,8 @@ export class Gateway {
     const admin = adminKeyOf(this.plan, req.authorization, req.apiKey);
     if (admin === null) {
       // Basic auth lets a browser ask for the key (any user name, the admin key as the password).
-      return sink.send(401, ['content-type', JSON_TYPE, 'www-authenticate', 'Basic realm="switchyard admin", charset="UTF-8"'], openAIErrorBody('missing_api_key', 'The dashboard needs an admin key: `Authorization: Bearer KEY`, or Basic auth with the key as the password.'));
+      const code: ErrorCode = req.authorization === '' && req.apiKey === '' ? 'missing_api_key' : 'invalid_api_key';
+      return sink.send(401, ['content-type', JSON_TYPE, 'www-authenticate', 'Basic realm="switchyard admin", charset="UTF-8"'], openAIErrorBody(code, 'The dashboard needs an admin key: `Authorization: Bearer KEY`, or Basic auth with the key as the password.'));
     }
     if (admin === '') return sendError(sink, 'admin_key_required', 'This key is not an admin key.');
     if (!data) return sink.send(200, HTML_HEADERS, DASHBOARD_HTML);

@@ -197,7 +197,9 @@ describe('platform metrics after a scripted traffic mix', () => {
       expect(none.status).toBe(401);
       expect(none.headers['www-authenticate']).toContain('Basic realm="switchyard admin"');
       expect(JSON.parse(none.text).error.code).toBe('missing_api_key');
-      expect((await get(path, { authorization: 'Bearer sk-wrong' })).status).toBe(401);
+      const wrong = await get(path, { authorization: 'Bearer sk-wrong' });
+      expect(wrong.status).toBe(401);
+      expect(JSON.parse(wrong.text).error.code).toBe('invalid_api_key');
       expect((await get(path, { authorization: 'Basic !!!not-base64' })).status).toBe(401);
       const tenant = await get(path, { authorization: `Bearer ${DEMO_KEY}` });
       expect(tenant.status).toBe(403);
