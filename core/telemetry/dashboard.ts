@@ -198,7 +198,8 @@ var prev = null;
 var series = { rps: {}, p99: {}, queue: {} };
 var times = [];
 var colorOf = {};
-function color(name){ if(!(name in colorOf)) colorOf[name] = COLORS[Object.keys(colorOf).length % COLORS.length]; return colorOf[name]; }
+// One colour per alias (or pool) across every chart: a series "alias / lane" takes its alias's colour.
+function color(name){ var k = name.split(' / ')[0]; if(!(k in colorOf)) colorOf[k] = COLORS[Object.keys(colorOf).length % COLORS.length]; return colorOf[k]; }
 function fmt(v, d){ return v === null || v === undefined || !isFinite(v) ? '–' : Number(v).toFixed(d === undefined ? 1 : d); }
 function pct(n, d){ return d > 0 ? (100 * n / d).toFixed(1) + '%' : '–'; }
 function cell(tr, text, cls){ var td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
@@ -210,13 +211,14 @@ function draw(id, map, legendId){
   names.forEach(function(n){ map[n].forEach(function(v){ if (v !== null && v > max) max = v; }); });
   if (max <= 0) max = 1; max = niceMax(max);
   for (var i = 0; i <= 4; i++) { var y = T + (H - T - B) * i / 4; g.beginPath(); g.moveTo(L, y); g.lineTo(W - R, y); g.stroke(); g.fillText(fmt(max * (1 - i / 4), max < 10 ? 1 : 0), 4, y + 6); }
-  var n = Math.max(2, KEEP), dx = (W - L - R) / (n - 1);
+  // The x axis spans the history kept so far (at least 30 polls), up to KEEP polls.
+  var n = Math.max(30, Math.min(KEEP, times.length)), dx = (W - L - R) / (n - 1);
   names.forEach(function(name){
-    var a = map[name], off = n - a.length; g.strokeStyle = color(name); g.lineWidth = 3; g.beginPath(); var started = false;
+    var a = map[name].slice(-n), off = n - a.length; g.strokeStyle = color(name); g.lineWidth = 3; g.beginPath(); var started = false;
     a.forEach(function(v, i){ if (v === null) { started = false; return; } var x = L + (off + i) * dx, y = T + (H - T - B) * (1 - v / max); if (!started) { g.moveTo(x, y); started = true; } else g.lineTo(x, y); });
     g.stroke();
   });
-  g.fillStyle = '#9fb3c8'; g.fillText('last ' + Math.round(KEEP * INTERVAL / 1000) + ' s', W - 120, H - 4);
+  g.fillStyle = '#9fb3c8'; g.fillText('last ' + Math.round(n * INTERVAL / 1000) + ' s', W - 120, H - 4);
   var lg = document.getElementById(legendId); lg.textContent = '';
   names.forEach(function(name){ var s = document.createElement('span'), i = document.createElement('i'); i.style.background = color(name); s.appendChild(i); s.appendChild(document.createTextNode(name)); lg.appendChild(s); });
   c.dataset.points = String(names.reduce(function(k, nm){ return k + map[nm].filter(function(v){ return v !== null; }).length; }, 0));
@@ -249,6 +251,7 @@ function render(d){
   d.pools.forEach(function(p){ var tr = document.createElement('tr'); tr.dataset.pool = p.pool; cell(tr, p.pool); cell(tr, ''); cell(tr, String(p.inflight)); cell(tr, String(p.queued)); cell(tr, fmt(p.queue_p50_ms)); cell(tr, fmt(p.queue_p99_ms)); pb.appendChild(tr); if (p.queue_p99_ms !== null) push(series.queue, p.pool, p.queue_p99_ms); });
   var cb = document.querySelector('#coverage tbody'); cb.textContent = '';
   d.coverage.forEach(function(c){ var tr = document.createElement('tr'); cell(tr, c.provider); cell(tr, ''); cell(tr, fmt(c.ratio * 100, 2) + '%'); cb.appendChild(tr); });
+  if (d.coverage.length === 0) { var none = document.createElement('tr'); cell(none, 'no provider usage reports yet'); cell(none, ''); cell(none, '–'); cb.appendChild(none); }
   document.getElementById('p-rps').textContent = prev ? fmt(totalRps) : '–';
   document.getElementById('p-inflight').textContent = String(d.process.inflight);
   document.getElementById('p-conn').textContent = String(d.process.open_connections);
