@@ -116,8 +116,8 @@ export const TARGETS_ISSUE_2 = {
 } as const;
 
 export const BENCH_KEY = 'sk-switchyard-bench';
-const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
-const PROVIDER_KEY = 'sk-bench-upstream';
+export const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
+export const PROVIDER_KEY = 'sk-bench-upstream';
 export const GATEWAY_ALIAS = 'bench.fast';
 const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
