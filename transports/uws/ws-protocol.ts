@@ -52,10 +52,9 @@ export const WS_ERROR = Object.freeze({
 export const WS_CLOSE = Object.freeze({
   /** The server is shutting down (after the requests in flight on the socket ended). */
   going_away: 1001,
-  /** A frame larger than the socket's maximum payload (closed by uWS itself). */
+  /** A frame larger than the socket's maximum payload. (Past twice that, and when a client that does
+   *  not read lets 16 MiB pile up, uWS drops the socket without a close frame: clients see 1006.) */
   message_too_big: 1009,
-  /** The client did not read: its unsent backlog passed the hard bound. */
-  backpressure: 4008,
   /** Too many protocol errors in a row (malformed frames): the client is not speaking this protocol. */
   protocol_errors: 4002,
 } as const);

@@ -9,11 +9,12 @@
 // `cancel` frame or the socket closing does what a client abort does on HTTP (SinkListener.onClientAbort).
 //
 // uWS rules (ARCHITECTURE): the upgrade answers synchronously and copies the headers it needs; message
-// buffers are used only inside the callback (the body is copied out); every send outside a uWS callback
-// is corked; a closed socket is never touched again; backpressure: a stream write that leaves more than
-// `softBackpressureBytes` buffered on the socket returns false (the pipeline pauses the upstream read),
-// and the socket's `drain` resumes those streams once it is back under the bound. Past
-// `hardBackpressureBytes` uWS closes the socket (close code 1006 locally; the client was not reading).
+// buffers are used only inside the callback (the body is copied out); frames produced outside a uWS
+// callback are queued per socket and flushed once per event-loop turn, corked; a closed socket is never
+// touched again; backpressure: a stream write that leaves more than `softBackpressureBytes` buffered or
+// queued on the socket returns false (the pipeline pauses the upstream read), and the socket's `drain`
+// (or the flush that emptied the queue) resumes those streams once it is back under the bound. Past
+// `hardBackpressureBytes` uWS drops the socket (the client was not reading).
 import { Packr, Unpackr } from 'msgpackr';
 import { Gateway, IngressRequest, presentedKey, ERRORS, type ErrorCode, type Sink, type SinkListener, type StreamUsage } from '../../core/index.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_context_t } from './uws.js';
