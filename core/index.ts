@@ -11,3 +11,4 @@ export { RedisLimitStore } from './limits/redis-store.js';
 export { ReserveOutcome, type LimitStore, type LimitCell } from './limits/store.js';
 export type { BatchJob } from './pipeline/batch-jobs.js';
 export { GatewayMetrics, renderPrometheus, type MetricsSnapshot } from './telemetry/metrics.js';
+export * from './ledger/index.js';
