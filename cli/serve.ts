@@ -18,6 +18,10 @@ import {
   type Plan,
   type LimitStore,
   type TraceSink,
+  FanoutTraceSink,
+  StoreLedger,
+  openLedgerStore,
+  type LedgerBatchMessage,
 } from '../core/index.js';
 import { startUwsServer } from '../transports/uws/server.js';
 import { startNodeHttpServer } from '../transports/node-http/server.js';
@@ -33,6 +37,8 @@ export interface ServeOptions {
   threads: number;
   transport: 'uws' | 'node';
   dataDir: string;
+  /** `postgres://...` (SWITCHYARD_DATABASE_URL): the Postgres ledger; empty: SQLite in dataDir. */
+  databaseUrl: string;
   /** Drain deadline on SIGTERM/SIGINT, ms. */
   drainMs: number;
 }
@@ -53,6 +59,7 @@ export function serveOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     threads,
     transport,
     dataDir: resolve(env.SWITCHYARD_DATA_DIR ?? './data'),
+    databaseUrl: env.SWITCHYARD_DATABASE_URL ?? '',
     drainMs: Number(a.get('drain-ms') ?? 10_000),
   };
 }
@@ -121,16 +128,26 @@ export async function runServe(argv: string[]): Promise<number> {
     }
   }
   let limits: LimitStore | null;
+  let ledger: StoreLedger;
   try {
-    limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });
+    // The usage ledger: SQLite in the data folder, or Postgres; written by this thread only.
+    ledger = new StoreLedger(await openLedgerStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl }));
   } catch (err) {
     process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
     await closeSims();
     return 1;
   }
+  try {
+    limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });
+  } catch (err) {
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+    await ledger.close();
+    await closeSims();
+    return 1;
+  }
 
   if (opts.threads === 1) {
-    const traces: TraceSink = new JsonlTraceSink(tracePath);
+    const traces: TraceSink = new FanoutTraceSink(new JsonlTraceSink(tracePath), ledger);
     const gateway = new Gateway({ plan, traces, limits });
     let stopListening: () => void;
     let address: string;
@@ -146,6 +163,7 @@ export async function runServe(argv: string[]): Promise<number> {
       }
     } catch (err) {
       process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+      await traces.close();
       await closeSims();
       return 1;
     }
@@ -169,10 +187,13 @@ export async function runServe(argv: string[]): Promise<number> {
   // Threads share a shared-memory store through its buffer; a Redis store is opened by each thread.
   const sharedBuffer = limits instanceof SharedLimitStore ? limits.buffer : null;
   if (!(limits instanceof SharedLimitStore)) await limits?.close();
-  return serveThreads(opts, urls, closeSims, tracePath, sharedBuffer);
+  const code = await serveThreads(opts, urls, closeSims, tracePath, sharedBuffer, ledger);
+  // Every thread has ended (and posted its last rows): write out the ledger.
+  await ledger.close();
+  return code;
 }
 
-async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null): Promise<number> {
+async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null, ledger: StoreLedger): Promise<number> {
   const workerFile = fileURLToPath(new URL('../transports/uws/worker.js', import.meta.url));
   const workers: Worker[] = [];
   const start = (port: number): Promise<number> => {
@@ -181,7 +202,9 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
     });
     workers.push(w);
     w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown; snap?: unknown }) => {
-      if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
+      // Gateway threads post their usage rows here: this thread is the ledger's one writer.
+      if (m.type === 'ledger') for (const r of (m as unknown as LedgerBatchMessage).rows) ledger.writeRow(r);
+      else if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
       else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m);
     });
     return new Promise<number>((resolvePort, reject) => {

@@ -91,6 +91,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         prefillTokensPerS: pool.prefill_tokens_per_s ?? 0,
         decodeTokensPerS: pool.decode_tokens_per_s ?? 0,
         gpuHourUsd: pool.gpu_hour_usd ?? 0,
+        batchDiscount: pool.batch_discount ?? 0,
       }),
     );
   }

@@ -136,6 +136,7 @@ export const PoolSchema = z.strictObject({
   prefill_tokens_per_s: positive.optional(),
   decode_tokens_per_s: positive.optional(),
   gpu_hour_usd: nonNegative.optional(),
+  batch_discount: z.number().min(0).max(1).optional(),
 });
 
 // ---- routes (the decision template) ----------------------------------------------------------------

@@ -19,6 +19,7 @@ import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
+import { costKnown, requestCostUsd, unescapeJsonText } from '../accounting/attribute.js';
 import { TraceRecord, isoTime } from '../telemetry/trace.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
@@ -112,6 +113,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private reservedTokens = 0;
   private reservedMicroUsd = 0;
   private limitHeaders: string[] | null = null;
+  /** A tokenizer count in a worker (usage missing, long texts): settle waits for it before the trace. */
+  private pendingEstimate: Promise<void> | null = null;
+  /** The served attempt's time at the provider, ms (GPU-time pricing). */
+  private servedMs = 0;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
     this.gw = gw;
@@ -775,6 +780,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private finishAccounting(): void {
     const info = this.info;
     const trace = this.trace;
+    this.servedMs = performance.now() - this.attemptStart;
     if (info.usageReported) {
       trace.input_tokens = info.inputTokens;
       trace.cached_input_tokens = info.cachedInputTokens;
@@ -785,8 +791,34 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       trace.cached_input_tokens = 0;
       trace.output_tokens = estimateTokensFromChars(info.outputChars);
       trace.tokens_estimated = true;
+      this.countEstimate();
     }
-    trace.cost_usd = costUsd(this.member!.price, trace.input_tokens, trace.cached_input_tokens, trace.output_tokens);
+    this.price();
+  }
+
+  private price(): void {
+    const t = this.trace;
+    t.cost_usd = requestCostUsd(this.route!.pool, this.member!.price, t.input_tokens, t.cached_input_tokens, t.output_tokens, this.servedMs, this.queueTimeMs);
+  }
+
+  /** No usage reported: count prompt and output with the tokenizer (inline when short, else in a worker). */
+  private countEstimate(): void {
+    const p = promptTexts(this.body!);
+    const out = unescapeJsonText(this.info.outputText);
+    const tokens = this.gw.tokens;
+    const input = tokens.count(p.texts, p.chars);
+    const output = out.length === 0 ? 0 : tokens.count([out], out.length);
+    if (typeof input === 'number' && typeof output === 'number') return this.setEstimate(input + p.overhead, output);
+    this.pendingEstimate = Promise.all([input, output]).then(
+      ([i, o]) => this.setEstimate(i + p.overhead, o),
+      () => {}, // the character estimate stands
+    );
+  }
+
+  private setEstimate(input: number, output: number): void {
+    this.trace.input_tokens = input;
+    this.trace.output_tokens = output;
+    if (this.pendingEstimate !== null) this.price();
   }
 
   private routedHeaders(contentType: string, withCost: boolean): string[] {
@@ -838,7 +870,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     m.duration.observe([alias, t.route_lane], t.latency_ms / 1000);
     if (t.ttft_ms !== null) m.ttft.observe([alias, t.route_lane], t.ttft_ms / 1000);
     if (t.status === 200) {
-      const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || this.member.price === null ? 'price' : '';
+      const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || !costKnown(this.route!.pool, this.member.price) ? 'price' : '';
       if (missing === '') m.attributionComplete.inc(NO_LABELS);
       else m.attributionIncomplete.inc([missing]);
     }
@@ -869,6 +901,17 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
     trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
+    if (this.pendingEstimate !== null) {
+      // Tokens are being counted in a worker: record once they are (drain waits: the call is still in flight).
+      this.pendingEstimate.then(() => this.record(), () => this.record());
+      return;
+    }
+    this.record();
+  }
+
+  /** The end of settle: limits reconciled with the final tokens, metrics, the trace (and ledger) record. */
+  private record(): void {
+    const trace = this.trace;
     this.settleLimits();
     if (this.named !== null && trace.route_lane !== '') this.count();
     this.gw.traces.write(trace);
