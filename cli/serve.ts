@@ -21,7 +21,10 @@ import {
   FanoutTraceSink,
   StoreLedger,
   openLedgerStore,
+  CoverageMonitor,
   type LedgerBatchMessage,
+  type UsageReportSource,
+  type MetricsSnapshot,
 } from '../core/index.js';
 import { startUwsServer } from '../transports/uws/server.js';
 import { startNodeHttpServer } from '../transports/node-http/server.js';
@@ -148,7 +151,8 @@ export async function runServe(argv: string[]): Promise<number> {
 
   if (opts.threads === 1) {
     const traces: TraceSink = new FanoutTraceSink(new JsonlTraceSink(tracePath), ledger);
-    const gateway = new Gateway({ plan, traces, limits });
+    const coverage = coverageMonitor(config, urls, ledger);
+    const gateway = new Gateway({ plan, traces, limits, extraMetrics: () => coverage.scrape() });
     let stopListening: () => void;
     let address: string;
     try {
@@ -175,6 +179,7 @@ export async function runServe(argv: string[]): Promise<number> {
     stopListening();
     const drained = await gateway.drain(opts.drainMs);
     if (!drained) await gateway.upstream.destroy();
+    coverage.close();
     await traces.close();
     await gateway.upstream.close();
     await gateway.close();
@@ -187,13 +192,15 @@ export async function runServe(argv: string[]): Promise<number> {
   // Threads share a shared-memory store through its buffer; a Redis store is opened by each thread.
   const sharedBuffer = limits instanceof SharedLimitStore ? limits.buffer : null;
   if (!(limits instanceof SharedLimitStore)) await limits?.close();
-  const code = await serveThreads(opts, urls, closeSims, tracePath, sharedBuffer, ledger);
+  const coverage = coverageMonitor(config, urls, ledger);
+  const code = await serveThreads(opts, urls, closeSims, tracePath, sharedBuffer, ledger, coverage);
   // Every thread has ended (and posted its last rows): write out the ledger.
+  coverage.close();
   await ledger.close();
   return code;
 }
 
-async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null, ledger: StoreLedger): Promise<number> {
+async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null, ledger: StoreLedger, coverage: ServeCoverage): Promise<number> {
   const workerFile = fileURLToPath(new URL('../transports/uws/worker.js', import.meta.url));
   const workers: Worker[] = [];
   const start = (port: number): Promise<number> => {
@@ -205,7 +212,7 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
       // Gateway threads post their usage rows here: this thread is the ledger's one writer.
       if (m.type === 'ledger') for (const r of (m as unknown as LedgerBatchMessage).rows) ledger.writeRow(r);
       else if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
-      else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m);
+      else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m, coverage);
     });
     return new Promise<number>((resolvePort, reject) => {
       w.once('message', (m: { type: string; port?: number; error?: string }) => {
@@ -274,7 +281,7 @@ function relayJob(workers: readonly Worker[], from: Worker, m: { type: string; i
 
 /** Scrapes across gateway threads: every thread (the asker too) sends its snapshot; all go back together. */
 const scrapes = new Map<string, { asker: Worker; n: number; waiting: number; snaps: unknown[] }>();
-function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: string; n?: number; from?: number; snap?: unknown }): void {
+function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: string; n?: number; from?: number; snap?: unknown }, coverage: ServeCoverage): void {
   if (m.type === 'metrics?') {
     const key = `${workers.indexOf(from)}:${m.n}`;
     scrapes.set(key, { asker: from, n: m.n!, waiting: workers.length, snaps: [] });
@@ -287,8 +294,40 @@ function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: strin
   s.snaps.push(m.snap);
   if (--s.waiting === 0) {
     scrapes.delete(key);
+    for (const snap of coverage.scrape()) s.snaps.push(snap);
     s.asker.postMessage({ type: 'metrics!', n: s.n, snaps: s.snaps });
   }
+}
+
+interface ServeCoverage {
+  /** The coverage series for a scrape (and a fresh comparison in the background for the next one). */
+  scrape(): MetricsSnapshot[];
+  close(): void;
+}
+
+/**
+ * Coverage for the providers that publish a usage report: today the in-process MaaS simulators (a real
+ * provider's usage API needs an admin key the config has no field for yet). Compared every 15 s and on
+ * each scrape (the scrape shows the last comparison).
+ */
+function coverageMonitor(config: Config, urls: ReadonlyMap<string, string>, ledger: StoreLedger): ServeCoverage {
+  const sources: UsageReportSource[] = [];
+  for (const p of config.providers) {
+    const url = urls.get(p.name);
+    if (p.simulator != null && url !== undefined) sources.push({ provider: p.name, baseUrl: url, apiKey: 'sk-switchyard-coverage' });
+  }
+  const monitor = new CoverageMonitor(ledger.byProvider, sources, Date.now());
+  monitor.start(15_000);
+  return {
+    scrape() {
+      if (sources.length === 0) return [];
+      void monitor.check().catch(() => {});
+      return [monitor.snapshot()];
+    },
+    close() {
+      monitor.close();
+    },
+  };
 }
 
 function freePort(host: string): Promise<number> {

@@ -3,3 +3,4 @@ export { UsageRow, COLUMNS, GROUP_COLUMNS, isGroupBy, normalizeSince, copyRecord
 export { MIGRATIONS, LATEST_VERSION } from './migrations.js';
 export { Ledger, StoreLedger, openLedgerStore, sqlitePath, SQLITE_FILE, type RowWriter, type LedgerOptions, type LedgerStats, type OpenLedgerOptions } from './ledger.js';
 export { PostingRowWriter, FanoutTraceSink, type LedgerBatchMessage } from './relay.js';
+export { CoverageMonitor, reportTokens, type UsageReportSource, type ProviderCoverage } from './coverage.js';

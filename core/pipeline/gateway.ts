@@ -44,6 +44,8 @@ export interface GatewayOptions {
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
   /** With several gateway threads: every thread's metrics snapshot, this one's included. */
   metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
+  /** Series kept outside the request path (gateway coverage), added to /metrics when there is no relay. */
+  extraMetrics?: (() => MetricsSnapshot[]) | null;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -60,6 +62,7 @@ export class Gateway {
   readonly tokens: TokenCounter;
   private readonly jobRelay: ((id: string) => Promise<BatchJob | null>) | null;
   private readonly metricsRelay: (() => Promise<MetricsSnapshot[]>) | null;
+  private readonly extraMetrics: (() => MetricsSnapshot[]) | null;
   /** The platform metrics this thread counts (merged across threads at scrape time). */
   readonly metrics = new GatewayMetrics();
   private readonly translator: Translator = new OpenAIChatTranslator();
@@ -83,6 +86,7 @@ export class Gateway {
     this.tokens = opts.tokens ?? new TokenCounter();
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
+    this.extraMetrics = opts.extraMetrics ?? null;
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -178,7 +182,11 @@ export class Gateway {
 
   /** GET /metrics: Prometheus text, every thread's counts summed. */
   private scrape(sink: Sink): void {
-    if (this.metricsRelay === null) return sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()]));
+    if (this.metricsRelay === null) {
+      const snaps = [this.metrics.registry.snapshot()];
+      if (this.extraMetrics !== null) for (const s of this.extraMetrics()) snaps.push(s);
+      return sink.send(200, METRICS_HEADERS, renderPrometheus(snaps));
+    }
     this.metricsRelay().then(
       (snaps) => sink.send(200, METRICS_HEADERS, renderPrometheus(snaps)),
       () => sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()])),

@@ -6,7 +6,7 @@
 export type Labels = readonly string[];
 
 interface CounterFamily {
-  readonly kind: 'counter';
+  readonly kind: 'counter' | 'gauge';
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
@@ -27,7 +27,7 @@ type Family = CounterFamily | HistogramFamily;
 
 /** What one registry held at one moment: plain data (structured-cloneable). */
 export interface MetricsSnapshot {
-  families: Array<{ kind: 'counter' | 'histogram'; name: string; help: string; labelNames: string[]; buckets: number[]; series: Array<[string, number[]]> }>;
+  families: Array<{ kind: 'counter' | 'gauge' | 'histogram'; name: string; help: string; labelNames: string[]; buckets: number[]; series: Array<[string, number[]]> }>;
 }
 
 const SEP = '\u0001';
@@ -44,6 +44,17 @@ export class Counter {
   }
   get(labels: Labels): number {
     return this.family.series.get(labels.join(SEP)) ?? 0;
+  }
+}
+
+/** A value set from outside (one thread sets it; across threads, series are summed like counters). */
+export class Gauge {
+  constructor(private readonly family: CounterFamily) {}
+  set(labels: Labels, v: number): void {
+    this.family.series.set(labels.join(SEP), v);
+  }
+  get(labels: Labels): number | undefined {
+    return this.family.series.get(labels.join(SEP));
   }
 }
 
@@ -76,6 +87,12 @@ export class MetricsRegistry {
     const f: CounterFamily = { kind: 'counter', name, help, labelNames, series: new Map() };
     this.families.push(f);
     return new Counter(f);
+  }
+
+  gauge(name: string, help: string, labelNames: readonly string[]): Gauge {
+    const f: CounterFamily = { kind: 'gauge', name, help, labelNames, series: new Map() };
+    this.families.push(f);
+    return new Gauge(f);
   }
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[] = LATENCY_BUCKETS_S): Histogram {
@@ -136,7 +153,7 @@ export function renderPrometheus(snapshots: readonly MetricsSnapshot[]): string 
     const keys = [...series.keys()].sort();
     for (const key of keys) {
       const v = series.get(key)!;
-      if (f.kind === 'counter') {
+      if (f.kind !== 'histogram') {
         out += `${f.name}${labelText(f.labelNames, key)} ${num(v[0]!)}\n`;
         continue;
       }
