@@ -179,6 +179,7 @@ export async function runServe(argv: string[]): Promise<number> {
     stopListening();
     const drained = await gateway.drain(opts.drainMs);
     if (!drained) await gateway.upstream.destroy();
+    gateway.stop();
     coverage.close();
     await traces.close();
     await gateway.upstream.close();

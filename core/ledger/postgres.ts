@@ -16,7 +16,7 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
 };
 
 export interface PostgresLedgerOptions {
-  /** Schema holding the tables (created if missing). Default `public`. */
+  /** Schema holding the tables (created if missing). Default: the URL's `?schema=`, else `public`. */
   schema?: string;
   /** Pool size. Default 4. */
   max?: number;
@@ -32,7 +32,19 @@ export class PostgresLedgerStore implements LedgerStore {
   private closed = false;
 
   constructor(url: string, opts: PostgresLedgerOptions = {}) {
-    const schema = opts.schema ?? 'public';
+    // `?schema=NAME` in the URL picks the schema (an option of ours: taken out before pg sees the URL).
+    let fromUrl: string | null = null;
+    try {
+      const u = new URL(url);
+      fromUrl = u.searchParams.get('schema');
+      if (fromUrl !== null) {
+        u.searchParams.delete('schema');
+        url = u.toString();
+      }
+    } catch {
+      // pg reports an unparseable URL itself
+    }
+    const schema = opts.schema ?? fromUrl ?? 'public';
     if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) throw new Error(`invalid Postgres schema name '${schema.slice(0, 70)}'`);
     this.schema = schema;
     this.table = `"${schema}".usage_events`;

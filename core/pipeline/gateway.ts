@@ -72,6 +72,7 @@ export class Gateway {
   private seq = 0;
   private inflight = 0;
   private draining = false;
+  private stopped = false;
   private drainWaiters: Array<() => void> = [];
   /** Presented key → its record, for keys seen under the current Plan: skips a SHA-256 per request. */
   private keyCache = new Map<string, KeyRecord>();
@@ -146,6 +147,7 @@ export class Gateway {
 
   /** Entry point for every request a transport accepts. Never throws; always answers through `sink`. */
   handle(req: IngressRequest, sink: Sink): void {
+    if (this.stopped) return stoppedAnswer(sink);
     const path = req.path;
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/chat/completions.');
@@ -220,6 +222,15 @@ export class Gateway {
     });
   }
 
+  /**
+   * After the drain: take no request at all (close its connection unanswered), so nothing is answered
+   * once the trace sinks and the ledger are being closed — every answered request has its record.
+   */
+  stop(): void {
+    this.draining = true;
+    this.stopped = true;
+  }
+
   get isDraining(): boolean {
     return this.draining;
   }
@@ -273,6 +284,11 @@ export class Gateway {
 function answerJob(sink: Sink, job: BatchJob | null, tenant: string, id: string): void {
   if (job === null || job.tenant !== tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
   sink.send(200, JSON_HEADERS, jobJson(job));
+}
+
+function stoppedAnswer(sink: Sink): void {
+  if (sink.drop !== undefined) return sink.drop();
+  sendError(sink, 'shutting_down', 'The gateway is shutting down; retry on another instance.');
 }
 
 function safePath(path: string): string {

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     server.close();
     const drained = await gateway.drain(wd.drainMs);
     if (!drained) await gateway.upstream.destroy();
+    gateway.stop();
     await traces.close();
     await gateway.upstream.close();
     await gateway.close();
