@@ -76,9 +76,10 @@ export const KeySchema = z.strictObject({
 
 export const ModelSchema = z.strictObject({
   name: name,
-  input_usd_per_mtok: nonNegative,
+  // Optional when the config's price catalog (`pricing.catalog`) lists the model.
+  input_usd_per_mtok: nonNegative.optional(),
   cached_input_usd_per_mtok: nonNegative.optional(),
-  output_usd_per_mtok: nonNegative,
+  output_usd_per_mtok: nonNegative.optional(),
   context_tokens: positiveInt.optional(),
 });
 
@@ -239,6 +240,8 @@ export const ConfigSchema = z.strictObject({
   policies: z.array(PolicySchema).default([]),
   limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
   server: ServerSchema.default({ max_body_bytes: 1048576 }),
+  /** Price catalog (model list prices, batch discount), relative to the config file. */
+  pricing: z.strictObject({ catalog: z.string().min(1).optional(), batch_discount: share.optional() }).optional(),
 });
 
 /** A validated config (defaults applied). */
