@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -12,7 +13,7 @@ import { MACRO_USAGE, runMacro } from './macro/gateway.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|ledger] [--json] [macro options]
 ${MACRO_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -84,6 +85,10 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMicro(json);
     case 'macro':
       return runMacro(rest);
+    case 'ledger': {
+      const { runLedgerBench } = await import('./ledger.js');
+      return runLedgerBench(rest);
+    }
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

@@ -133,8 +133,10 @@ export async function runServe(argv: string[]): Promise<number> {
   let limits: LimitStore | null;
   let ledger: StoreLedger;
   try {
-    // The usage ledger: SQLite in the data folder, or Postgres; written by this thread only.
-    ledger = new StoreLedger(await openLedgerStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl }));
+    // The usage ledger: SQLite in the data folder, or Postgres. One writer: with one gateway thread
+    // (serving on this one) SQLite is written from a worker thread; with --threads N this thread serves
+    // no requests and writes what the gateway threads post.
+    ledger = new StoreLedger(await openLedgerStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl, writerThread: opts.threads === 1 }));
   } catch (err) {
     process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
     await closeSims();

@@ -273,6 +273,8 @@ export interface OpenLedgerOptions {
   schema?: string;
   /** Open for reading only (SQLite: the file must exist). */
   readonly?: boolean;
+  /** SQLite: write from a worker thread (for a process that serves requests on this thread). */
+  writerThread?: boolean;
 }
 
 export const SQLITE_FILE = 'ledger.sqlite';
@@ -296,9 +298,13 @@ export async function openLedgerStore(opts: OpenLedgerOptions): Promise<LedgerSt
     }
     return store;
   }
-  const { SqliteLedgerStore } = await import('./sqlite.js');
   const path = sqlitePath(opts.dataDir);
   try {
+    if (opts.writerThread === true && opts.readonly !== true) {
+      const { ThreadedSqliteLedgerStore } = await import('./sqlite-thread.js');
+      return await ThreadedSqliteLedgerStore.open(path);
+    }
+    const { SqliteLedgerStore } = await import('./sqlite.js');
     return new SqliteLedgerStore(path, { readonly: opts.readonly === true });
   } catch (err) {
     throw new Error(`ledger: cannot open ${path}: ${(err as Error).message}`);

@@ -56,6 +56,27 @@ export async function sqliteFixture(): Promise<StoreFixture> {
   };
 }
 
+/** SQLite written from a worker thread (what a one-thread `serve` uses). Needs the build (dist/). */
+export async function threadedSqliteFixture(): Promise<StoreFixture> {
+  const { ThreadedSqliteLedgerStore } = await import('../../core/ledger/sqlite-thread.js');
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-'));
+  const path = join(dir, 'ledger.sqlite');
+  const store = await ThreadedSqliteLedgerStore.open(path);
+  const opened: LedgerStore[] = [store];
+  return {
+    store,
+    async reopen() {
+      const s = new SqliteLedgerStore(path);
+      opened.push(s);
+      return s;
+    },
+    async cleanup() {
+      for (const s of opened) await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 export async function postgresFixture(): Promise<StoreFixture> {
   const schema = uniqueSchema();
   const store = new PostgresLedgerStore(PG_URL, { schema });

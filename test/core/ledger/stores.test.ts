@@ -3,9 +3,10 @@
 // the Postgres half skips, except with CI=true, where it fails.
 import { describe, it } from 'vitest';
 import { ledgerStoreContract } from '../../conformance/ledger.case.js';
-import { PG_URL, postgresFixture, postgresUnreachable, sqliteFixture } from '../../helpers/ledgers.js';
+import { PG_URL, postgresFixture, postgresUnreachable, sqliteFixture, threadedSqliteFixture } from '../../helpers/ledgers.js';
 
 ledgerStoreContract('sqlite', sqliteFixture);
+ledgerStoreContract('sqlite, writes in a worker thread', threadedSqliteFixture);
 
 const unreachable = await postgresUnreachable();
 if (unreachable === null) {
