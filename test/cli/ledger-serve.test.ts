@@ -134,6 +134,40 @@ describe('switchyard serve: the ledger survives SIGTERM under load', () => {
   }
 });
 
+describe('switchyard serve: gateway coverage', () => {
+  for (const threads of [1, 2]) {
+    it(`--threads ${threads}: /metrics exports switchyard_gateway_coverage_ratio for the simulator provider, 1 when all was attributed`, async () => {
+      const { dir, config } = workdir();
+      const s = serve(['--config', config, '--port', '0', '--threads', String(threads)], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p', SWITCHYARD_DATABASE_URL: '' });
+      const url = await s.listening;
+      const agent = new Agent({ connections: 4 });
+      for (let i = 0; i < 20; i++) {
+        const r = await request(url + '/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'demo.chat', messages: [{ role: 'user', content: `cover ${i}` }], stream: i % 2 === 0 }),
+          dispatcher: agent,
+        });
+        await r.body.text();
+        expect(r.statusCode).toBe(200);
+      }
+      // Each scrape shows the last comparison and starts the next (rows reach the ledger within a batch window).
+      let text = '';
+      const end = Date.now() + 15_000;
+      while (!text.includes('switchyard_gateway_coverage_ratio{provider="sim"} 1\n') && Date.now() < end) {
+        const m = await request(url + '/metrics', { dispatcher: agent });
+        text = await m.body.text();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(text).toContain('# TYPE switchyard_gateway_coverage_ratio gauge\n');
+      expect(text).toContain('switchyard_gateway_coverage_ratio{provider="sim"} 1\n');
+      await agent.close();
+      s.child.kill('SIGTERM');
+      expect(await s.exit).toBe(0);
+    });
+  }
+});
+
 describe('switchyard serve / usage: ledger errors', () => {
   it('a Postgres ledger that cannot be reached stops serve before it listens (exit 1, the reason, no password)', async () => {
     const { dir, config } = workdir();
