@@ -244,6 +244,7 @@ function clearRow(r: UsageRow): void {
   r.attempts = r.policy_violations = '[]';
   r.stop_reason = r.cache = r.outcome = '';
   r.error_code = null;
+  r.failed_check = null;
 }
 
 function reportToStderr(err: Error, pending: number): void {

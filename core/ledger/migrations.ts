@@ -87,6 +87,13 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sqlite: `CREATE INDEX usage_events_provider_ts ON usage_events (provider, ts);`,
     postgres: `CREATE INDEX usage_events_provider_ts ON {schema}.usage_events (provider, ts);`,
   },
+  {
+    version: 3,
+    name: 'usage_events_failed_check',
+    // Scenarios judge each request; the check that failed (attempts carry their own tokens and cost as JSON).
+    sqlite: `ALTER TABLE usage_events ADD COLUMN failed_check TEXT;`,
+    postgres: `ALTER TABLE {schema}.usage_events ADD COLUMN failed_check TEXT;`,
+  },
 ]);
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -12,7 +12,7 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
   route_lane: 'text', pool_id: 'text', provider: 'text', model: 'text', prompt_version: 'integer', canary: 'boolean',
   attempts: 'jsonb', stop_reason: 'text', queue_time_ms: 'float8', ttft_ms: 'float8', latency_ms: 'float8', input_tokens: 'bigint',
   cached_input_tokens: 'bigint', output_tokens: 'bigint', tokens_estimated: 'boolean', cost_usd: 'float8', cache: 'text',
-  policy_violations: 'jsonb', status: 'integer', outcome: 'text', error_code: 'text', stream: 'boolean',
+  policy_violations: 'jsonb', status: 'integer', outcome: 'text', failed_check: 'text', error_code: 'text', stream: 'boolean',
 };
 
 export interface PostgresLedgerOptions {

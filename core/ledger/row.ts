@@ -35,6 +35,8 @@ export class UsageRow {
   policy_violations = '[]';
   status = 0;
   outcome = '';
+  /** The scenario check that failed (null on success or error). */
+  failed_check: string | null = null;
   error_code: string | null = null;
   stream = false;
 }
@@ -44,7 +46,7 @@ export const COLUMNS = [
   'request_id', 'ts', 'tenant', 'key_id', 'owner', 'scenario_id', 'alias', 'route_lane', 'pool_id', 'provider', 'model',
   'prompt_version', 'canary', 'attempts', 'stop_reason', 'queue_time_ms', 'ttft_ms', 'latency_ms', 'input_tokens',
   'cached_input_tokens', 'output_tokens', 'tokens_estimated', 'cost_usd', 'cache', 'policy_violations', 'status', 'outcome',
-  'error_code', 'stream',
+  'failed_check', 'error_code', 'stream',
 ] as const satisfies ReadonlyArray<keyof UsageRow>;
 
 const q = JSON.stringify;
@@ -58,7 +60,8 @@ function attemptsJson(r: TraceRecord): string {
     if (i > 0) s += ',';
     s +=
       '{"pool_id":' + q(t.pool_id) + ',"provider":' + q(t.provider) + ',"status":' + t.status + ',"error_code":' + q(t.error_code) +
-      ',"queue_time_ms":' + t.queue_time_ms + ',"latency_ms":' + t.latency_ms + '}';
+      ',"queue_time_ms":' + t.queue_time_ms + ',"latency_ms":' + t.latency_ms + ',"input_tokens":' + t.input_tokens +
+      ',"cached_input_tokens":' + t.cached_input_tokens + ',"output_tokens":' + t.output_tokens + ',"cost_usd":' + t.cost_usd + '}';
   }
   return s + ']';
 }
@@ -92,6 +95,7 @@ export function copyRecord(r: TraceRecord, row: UsageRow): void {
   row.policy_violations = r.policy_violations.length === 0 ? '[]' : q(r.policy_violations);
   row.status = r.status;
   row.outcome = r.outcome;
+  row.failed_check = r.failed_check;
   row.error_code = r.error_code;
   row.stream = r.stream;
 }

@@ -14,7 +14,7 @@ function expectRowMatches(row: UsageRow, r: TraceRecord): void {
     route_lane: r.route_lane, pool_id: r.pool_id, provider: r.provider, model: r.model, prompt_version: r.prompt_version, canary: r.canary,
     stop_reason: r.stop_reason, queue_time_ms: r.queue_time_ms, ttft_ms: r.ttft_ms, latency_ms: r.latency_ms, input_tokens: r.input_tokens,
     cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens, tokens_estimated: r.tokens_estimated, cost_usd: r.cost_usd,
-    cache: r.cache, status: r.status, outcome: r.outcome, error_code: r.error_code, stream: r.stream,
+    cache: r.cache, status: r.status, outcome: r.outcome, failed_check: r.failed_check, error_code: r.error_code, stream: r.stream,
   });
   expect(JSON.parse(attempts)).toEqual(r.attempts);
   expect(JSON.parse(policy_violations)).toEqual(r.policy_violations);
@@ -60,7 +60,7 @@ export function ledgerStoreContract(name: string, open: () => Promise<StoreFixtu
       const r = sampleRecord(1000);
       ledger.write(r);
       r.input_tokens = 999_999;
-      r.attempts.push({ pool_id: 'x', provider: 'x', status: 1, error_code: null, queue_time_ms: 0, latency_ms: 0 });
+      r.attempts.push({ pool_id: 'x', provider: 'x', status: 1, error_code: null, queue_time_ms: 0, latency_ms: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, cost_usd: 0 });
       await ledger.flush();
       const rows = await store.events({ since: r.ts });
       const row = rows.find((x) => x.request_id === 'req_test_1000')!;

@@ -114,7 +114,7 @@ export function sampleRecord(i: number, over: Partial<TraceRecord> = {}): TraceR
   r.prompt_version = i % 2 === 0 ? 3 : null;
   r.canary = i % 7 === 0;
   r.attempts = [
-    { pool_id: r.pool_id, provider: r.provider, status: i % 4 === 0 ? 500 : 200, error_code: i % 4 === 0 ? 'upstream_error' : null, queue_time_ms: 1.5, latency_ms: 12.25 },
+    { pool_id: r.pool_id, provider: r.provider, status: i % 4 === 0 ? 500 : 200, error_code: i % 4 === 0 ? 'upstream_error' : null, queue_time_ms: 1.5, latency_ms: 12.25, input_tokens: 100 + i, cached_input_tokens: i % 2 === 0 ? 64 : 0, output_tokens: 20 + (i % 10), cost_usd: (100 + i) * 0.15e-6 + (20 + (i % 10)) * 0.6e-6 },
   ];
   r.stop_reason = 'success';
   r.queue_time_ms = 1.5;
@@ -128,7 +128,8 @@ export function sampleRecord(i: number, over: Partial<TraceRecord> = {}): TraceR
   r.cache = 'bypass';
   r.policy_violations = i % 11 === 0 ? ['email:redact'] : [];
   r.status = 200;
-  r.outcome = 'success';
+  r.outcome = i % 6 === 0 ? 'quality_failure' : 'success';
+  r.failed_check = i % 6 === 0 ? 'json_schema' : null;
   r.error_code = null;
   r.stream = i % 2 === 1;
   return Object.assign(r, over);
