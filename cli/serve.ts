@@ -213,7 +213,7 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
     workers.push(w);
     w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown; snap?: unknown }) => {
       // Gateway threads post their usage rows here: this thread is the ledger's one writer.
-      if (m.type === 'ledger') for (const r of (m as unknown as LedgerBatchMessage).rows) ledger.writeRow(r);
+      if (m.type === 'ledger') ledger.writeColumns((m as unknown as LedgerBatchMessage).cols, (m as unknown as LedgerBatchMessage).n);
       else if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
       else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m, coverage);
     });

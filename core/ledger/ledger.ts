@@ -6,7 +6,7 @@
 
 import { join } from 'node:path';
 import type { TraceRecord, TraceSink } from '../telemetry/trace.js';
-import { copyRecord, copyRow, UsageRow, type LedgerStore, type ProviderTokens } from './row.js';
+import { copyRecord, copyRow, rowFromColumns, UsageRow, type LedgerStore, type ProviderTokens } from './row.js';
 
 /** Where batches go: a store, or (gateway threads) the thread that owns the store. */
 export interface RowWriter {
@@ -94,6 +94,18 @@ export class Ledger implements TraceSink {
     copyRow(from, row);
     this.count(row);
     this.afterWrite();
+  }
+
+  /** A columnar batch from another thread (row.ts toColumns). */
+  writeColumns(cols: readonly unknown[][], n: number): void {
+    for (let i = 0; i < n; i++) {
+      if (this.closed) return;
+      const row = this.slot();
+      if (row === null) continue;
+      rowFromColumns(cols, i, row);
+      this.count(row);
+      this.afterWrite();
+    }
   }
 
   private slot(): UsageRow | null {

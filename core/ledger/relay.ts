@@ -4,19 +4,21 @@
 
 import type { TraceRecord, TraceSink } from '../telemetry/trace.js';
 import type { RowWriter } from './ledger.js';
-import type { UsageRow } from './row.js';
+import { toColumns, type UsageRow } from './row.js';
 
 export interface LedgerBatchMessage {
   type: 'ledger';
-  rows: UsageRow[];
+  /** One array per column (row.ts COLUMNS order), `n` values each. */
+  cols: unknown[][];
+  n: number;
 }
 
-/** Posts each batch as a `{type: 'ledger', rows}` message (cloned synchronously, so rows can be reused). */
+/** Posts each batch as a columnar `{type: 'ledger', cols, n}` message (cloned synchronously, so rows can be reused). */
 export class PostingRowWriter implements RowWriter {
   constructor(private readonly post: (message: LedgerBatchMessage) => void) {}
 
   insert(rows: readonly UsageRow[], n: number): Promise<void> {
-    this.post({ type: 'ledger', rows: n === rows.length ? (rows as UsageRow[]) : rows.slice(0, n) });
+    this.post({ type: 'ledger', cols: toColumns(rows, n), n });
     return Promise.resolve();
   }
 }

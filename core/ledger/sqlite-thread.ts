@@ -1,11 +1,11 @@
 // The SQLite ledger with its writes in a worker thread (core/workers/ledger-writer.ts): insert() posts
-// the batch and resolves when the worker has committed it, so the serving thread pays a structured
-// clone per batch instead of the SQLite transaction. Reads (usage, events) use a connection of this
+// the batch (columnar: row.ts toColumns) and resolves when the worker has committed it, so the serving
+// thread pays a structured clone per batch instead of the SQLite transaction. Reads (usage, events) use a connection of this
 // thread (WAL: readers never wait for the writer).
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { SqliteLedgerStore } from './sqlite.js';
-import type { LedgerStore, UsageQuery, UsageRow, UsageTotals } from './row.js';
+import { toColumns, type LedgerStore, type UsageQuery, type UsageRow, type UsageTotals } from './row.js';
 
 /** The compiled worker file (tests run from sources, workers always from dist/). */
 function writerFile(): string {
@@ -61,7 +61,7 @@ export class ThreadedSqliteLedgerStore implements LedgerStore {
     const seq = ++this.seq;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
-      this.worker.postMessage({ type: 'rows', seq, rows: n === rows.length ? rows : rows.slice(0, n) });
+      this.worker.postMessage({ type: 'cols', seq, cols: toColumns(rows, n), n });
     });
   }
 

@@ -23,6 +23,7 @@ export class SqliteLedgerStore implements LedgerStore {
   private readonly db: Database;
   private readonly insertStmt: BetterSqlite3.Statement | null;
   private readonly insertMany: ((rows: readonly UsageRow[], n: number) => void) | null;
+  private readonly insertCols: ((cols: readonly unknown[][], n: number) => void) | null;
   private readonly values: unknown[] = new Array(COLUMNS.length);
 
   constructor(path: string, opts: SqliteLedgerOptions = {}) {
@@ -34,6 +35,7 @@ export class SqliteLedgerStore implements LedgerStore {
     if (opts.readonly) {
       this.insertStmt = null;
       this.insertMany = null;
+      this.insertCols = null;
       return;
     }
     this.db.pragma('journal_mode = WAL');
@@ -53,6 +55,21 @@ export class SqliteLedgerStore implements LedgerStore {
         stmt.run(values);
       }
     });
+    this.insertCols = this.db.transaction((cols: readonly unknown[][], n: number) => {
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < COLUMNS.length; c++) {
+          const v = cols[c]![i];
+          values[c] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+        }
+        stmt.run(values);
+      }
+    });
+  }
+
+  /** Synchronous insert of a columnar batch (row.ts toColumns): the writer thread's path. */
+  insertColumnsSync(cols: readonly unknown[][], n: number): void {
+    if (this.insertCols === null) throw new Error('the ledger is open read-only');
+    if (n > 0) this.insertCols(cols, n);
   }
 
   private migrateSync(): number {

@@ -1,10 +1,9 @@
 // Worker thread that owns the SQLite ledger for a gateway serving on the main thread: better-sqlite3 is
 // synchronous, and a batch insert (milliseconds) must not stall the event loop that serves requests.
-// Messages in: {type:'rows', seq, rows} and {type:'close'}; out: {type:'ready'|'error'} once at start,
+// Messages in: {type:'cols', seq, cols, n} (a columnar batch) and {type:'close'}; out: {type:'ready'|'error'} once at start,
 // then {type:'done', seq} or {type:'failed', seq, message} per batch.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteLedgerStore } from '../ledger/sqlite.js';
-import type { UsageRow } from '../ledger/row.js';
 
 const port = parentPort!;
 let store: SqliteLedgerStore;
@@ -16,10 +15,10 @@ try {
   process.exit(0);
 }
 
-port.on('message', (m: { type: string; seq?: number; rows?: UsageRow[] }) => {
-  if (m.type === 'rows') {
+port.on('message', (m: { type: string; seq?: number; cols?: unknown[][]; n?: number }) => {
+  if (m.type === 'cols') {
     try {
-      store.insertSync(m.rows!, m.rows!.length);
+      store.insertColumnsSync(m.cols!, m.n!);
       port.postMessage({ type: 'done', seq: m.seq });
     } catch (err) {
       port.postMessage({ type: 'failed', seq: m.seq, message: (err as Error).message });

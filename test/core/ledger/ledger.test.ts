@@ -85,7 +85,7 @@ describe('Ledger', () => {
     expect(messages).toHaveLength(1);
     const w = new MemoryWriter();
     const owner = new Ledger(w, { intervalMs: 60_000 });
-    for (const m of messages) for (const r of m.rows) owner.writeRow(r);
+    for (const m of messages) owner.writeColumns(m.cols, m.n);
     await owner.flush();
     expect(w.ids).toEqual(['req_test_1', 'req_test_2']);
   });
