@@ -118,6 +118,17 @@ describe('switchyard serve: the ledger survives SIGTERM under load', () => {
       const url = `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
       try {
         await shutdownCase(2, { SWITCHYARD_DATABASE_URL: url }, async () => new PostgresLedgerStore(url));
+        // `switchyard usage` reads the same Postgres ledger.
+        const store = new PostgresLedgerStore(url);
+        const rows = await store.count();
+        await store.close();
+        const r = spawnSync(process.execPath, [MAIN, 'usage', '--by', 'tenant', '--json'], { env: { ...process.env, SWITCHYARD_DATABASE_URL: url }, encoding: 'utf8' });
+        expect(r.stderr).toBe('');
+        expect(r.status).toBe(0);
+        const printed = JSON.parse(r.stdout) as Array<{ tenant: string; requests: number }>;
+        // Requests refused while draining are refused before authentication: their tenant is ''.
+        expect(printed.map((g) => g.tenant).sort()).toEqual(printed.length === 1 ? ['demo'] : ['', 'demo']);
+        expect(printed.reduce((n, g) => n + g.requests, 0)).toBe(rows);
       } finally {
         const s = new PostgresLedgerStore(PG_URL, { schema });
         await s.dropSchema();
@@ -132,6 +143,37 @@ describe('switchyard serve: the ledger survives SIGTERM under load', () => {
     process.stderr.write(`ledger-serve.test: Postgres case skipped, not reachable at ${PG_URL} (${pgDown})\n`);
     it.skip(`Postgres (skipped: ${pgDown})`, () => {});
   }
+});
+
+describe('switchyard serve: a crash loses at most the last batch window', () => {
+  it('SIGKILL after the window: every answered request is in the SQLite ledger', async () => {
+    const { dir, config } = workdir();
+    const s = serve(['--config', config, '--port', '0'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p', SWITCHYARD_DATABASE_URL: '' });
+    const url = await s.listening;
+    const agent = new Agent({ connections: 4 });
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      const r = await request(url + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'demo.chat', messages: [{ role: 'user', content: `crash ${i}` }] }),
+        dispatcher: agent,
+      });
+      await r.body.text();
+      ids.push(String(r.headers['x-request-id']));
+    }
+    await agent.close();
+    // The window is 200 ms; give the writer thread time to commit on a busy machine, then kill -9.
+    await new Promise((r) => setTimeout(r, 1500));
+    s.child.kill('SIGKILL');
+    await s.exit;
+    const store = new SqliteLedgerStore(join(dir, 'ledger.sqlite'));
+    try {
+      expect((await store.events()).map((r) => r.request_id).sort()).toEqual(ids.sort());
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('switchyard serve: gateway coverage', () => {
