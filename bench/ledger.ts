@@ -127,7 +127,8 @@ async function loopRun(mode: 'offload' | 'inline', seconds: number, dataDir: str
   const send = (i: number) =>
     request(server.url + '/v1/chat/completions', { method: 'POST', headers: { authorization: 'Bearer sk-switchyard-demo', 'content-type': 'application/json' }, body: prompts[i & 31], dispatcher: agent }).then((r) => r.body.text().then(() => r.statusCode));
   // Warm up (tokenizer tables, worker start, JIT), then measure.
-  for (let i = 0; i < 64; i++) await send(i);
+  const warmup = Math.max(8, Math.min(64, Math.round(seconds * 16)));
+  for (let i = 0; i < warmup; i++) await send(i);
   const h = monitorEventLoopDelay({ resolution: 1 });
   h.enable();
   let n = 0;
