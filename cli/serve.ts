@@ -309,15 +309,17 @@ interface ServeCoverage {
 }
 
 /**
- * Coverage for the providers that publish a usage report: today the in-process MaaS simulators (a real
- * provider's usage API needs an admin key the config has no field for yet). Compared every 15 s and on
- * each scrape (the scrape shows the last comparison).
+ * Coverage for the providers that publish a usage report: those with `usage_report: { api_key_env }`
+ * (OpenAI's organization usage API wants an admin key), and the in-process MaaS simulators. Compared
+ * every 15 s and on each scrape (the scrape shows the last comparison).
  */
 function coverageMonitor(config: Config, urls: ReadonlyMap<string, string>, ledger: StoreLedger): ServeCoverage {
   const sources: UsageReportSource[] = [];
   for (const p of config.providers) {
-    const url = urls.get(p.name);
-    if (p.simulator != null && url !== undefined) sources.push({ provider: p.name, baseUrl: url, apiKey: 'sk-switchyard-coverage' });
+    const url = urls.get(p.name) ?? p.base_url;
+    if (url === undefined) continue;
+    if (p.usage_report !== undefined) sources.push({ provider: p.name, baseUrl: url, apiKey: process.env[p.usage_report.api_key_env] ?? '' });
+    else if (p.simulator != null) sources.push({ provider: p.name, baseUrl: url, apiKey: 'sk-switchyard-coverage' });
   }
   const monitor = new CoverageMonitor(ledger.byProvider, sources, Date.now());
   monitor.start(15_000);

@@ -118,6 +118,8 @@ export const ProviderSchema = z.strictObject({
   connections: positiveInt.default(64),
   models: z.array(ModelSchema).min(1, 'must list at least one model'),
   simulator: SimulatorProfileSchema.optional(),
+  /** Gateway coverage: the provider's usage report (`{base_url}/organization/usage/completions`) and the key it wants. */
+  usage_report: z.strictObject({ api_key_env: envVarName }).optional(),
 });
 
 // ---- pools -----------------------------------------------------------------------------------------

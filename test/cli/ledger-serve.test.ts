@@ -13,6 +13,7 @@ import { SqliteLedgerStore } from '../../core/ledger/sqlite.js';
 import { PostgresLedgerStore } from '../../core/ledger/postgres.js';
 import type { LedgerStore } from '../../core/ledger/row.js';
 import { PG_URL, postgresUnreachable, uniqueSchema } from '../helpers/ledgers.js';
+import { startMaasSimulator } from '../../simulators/index.js';
 
 const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
 const children: ChildProcess[] = [];
@@ -208,6 +209,45 @@ describe('switchyard serve: gateway coverage', () => {
       expect(await s.exit).toBe(0);
     });
   }
+});
+
+describe('switchyard serve: coverage of a provider by its usage_report', () => {
+  it('a base_url provider with usage_report: { api_key_env } is compared with its report (the admin key from the env)', async () => {
+    const sim = await startMaasSimulator({ seed: 5 });
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-serve-'));
+      const config = join(dir, 'config.yaml');
+      const yaml = testConfigYaml().replace('simulator: { seed: 7 }', `base_url: ${sim.url}\n    usage_report: { api_key_env: SIM_ADMIN_KEY }`);
+      expect(yaml).toContain('usage_report');
+      writeFileSync(config, yaml);
+      const s = serve(['--config', config, '--port', '0'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p', SIM_ADMIN_KEY: 'sk-admin', SWITCHYARD_DATABASE_URL: '' });
+      const url = await s.listening;
+      const agent = new Agent({ connections: 2 });
+      for (let i = 0; i < 6; i++) {
+        const r = await request(url + '/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${DEMO_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'demo.chat', messages: [{ role: 'user', content: `report ${i}` }] }),
+          dispatcher: agent,
+        });
+        await r.body.text();
+        expect(r.statusCode).toBe(200);
+      }
+      let text = '';
+      const end = Date.now() + 15_000;
+      while (!text.includes('switchyard_gateway_coverage_ratio{provider="sim"} 1\n') && Date.now() < end) {
+        text = await (await request(url + '/metrics', { dispatcher: agent })).body.text();
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(text).toContain('switchyard_gateway_coverage_ratio{provider="sim"} 1\n');
+      expect(sim.stats.lastRequest?.headers.authorization).toBe('Bearer sk-p'); // chat calls use the provider key, not the admin key
+      await agent.close();
+      s.child.kill('SIGTERM');
+      expect(await s.exit).toBe(0);
+    } finally {
+      await sim.close();
+    }
+  });
 });
 
 describe('switchyard serve / usage: ledger errors', () => {
