@@ -20,6 +20,7 @@ import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
 import { costKnown, requestCostUsd, unescapeJsonText } from '../accounting/attribute.js';
+import { encodingFor } from '../accounting/tokens.js';
 import { TraceRecord, isoTime, type AttemptRecord } from '../telemetry/trace.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
@@ -857,8 +858,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const p = promptTexts(this.body!);
     const out = unescapeJsonText(this.info.outputText);
     const tokens = this.gw.tokens;
-    const input = tokens.count(p.texts, p.chars);
-    const output = out.length === 0 ? 0 : tokens.count([out], out.length);
+    const enc = encodingFor(this.member!.model);
+    const input = tokens.count(p.texts, p.chars, enc);
+    const output = out.length === 0 ? 0 : tokens.count([out], out.length, enc);
     if (typeof input === 'number' && typeof output === 'number') return this.setEstimate(rec, input + p.overhead, output, pool, price, attemptMs, queueMs);
     const counted = Promise.all([input, output]).then(
       ([i, o]) => this.setEstimate(rec, i + p.overhead, o, pool, price, attemptMs, queueMs),

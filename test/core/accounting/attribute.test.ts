@@ -48,3 +48,28 @@ describe('unescapeJsonText', () => {
     expect(unescapeJsonText('cut \\u00')).toBe('cut \\u00');
   });
 });
+
+describe('encodingFor and TokenCounter', () => {
+  it('picks cl100k for the GPT-4 / 3.5 generation, o200k otherwise', async () => {
+    const { encodingFor } = await import('../../../core/accounting/tokens.js');
+    expect(['gpt-4', 'gpt-4-turbo', 'gpt-3.5-turbo', 'text-embedding-3-small'].map(encodingFor)).toEqual(['cl100k_base', 'cl100k_base', 'cl100k_base', 'cl100k_base']);
+    expect(['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-mini', 'o4-mini', 'llama-3.1-8b'].map(encodingFor)).toEqual(['o200k_base', 'o200k_base', 'o200k_base', 'o200k_base', 'o200k_base']);
+  });
+
+  it('counts in the encoding asked for, inline and in a worker alike', async () => {
+    const { TokenCounter } = await import('../../../core/accounting/tokens.js');
+    const t = new TokenCounter(100);
+    const short = ['Привет, мир! Сколько токенов?'];
+    const long = [short[0]!.repeat(10)];
+    try {
+      const o = t.count(short, short[0]!.length) as number;
+      const c = t.count(short, short[0]!.length, 'cl100k_base') as number;
+      expect(typeof o).toBe('number');
+      expect(c).not.toBe(o); // Cyrillic: cl100k needs more tokens than o200k
+      expect(await t.count(long, long[0]!.length, 'cl100k_base')).toBe(t.count(long, 0, 'cl100k_base'));
+      expect(await t.count(long, long[0]!.length)).toBe(t.count(long, 0));
+    } finally {
+      await t.close();
+    }
+  });
+});
