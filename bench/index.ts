@@ -2,6 +2,7 @@
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
 //   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
+//   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -10,10 +11,11 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
+import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|ledger] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|ledger] [--json] [macro options]
 ${MACRO_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -85,6 +87,8 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMicro(json);
     case 'macro':
       return runMacro(rest);
+    case 'observability':
+      return runObservability(rest);
     case 'ledger': {
       const { runLedgerBench } = await import('./ledger.js');
       return runLedgerBench(rest);

@@ -9,7 +9,7 @@ usage:
   switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
-  switchyard bench [micro|macro|ledger] [--json] [--duration S]
+  switchyard bench [micro|macro|observability|ledger] [--json] [--duration S]
   switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider] [--since ISO] [--config FILE] [--json]
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
 

@@ -14,6 +14,8 @@ import {
   limitFailureReporter,
   loadConfigWithKeys,
   reloadProblem,
+  withOtlpExport,
+  samplerFromEnv,
   type Config,
   type Plan,
   type LimitStore,
@@ -152,9 +154,9 @@ export async function runServe(argv: string[]): Promise<number> {
   }
 
   if (opts.threads === 1) {
-    const traces: TraceSink = new FanoutTraceSink(new JsonlTraceSink(tracePath), ledger);
+    const traces: TraceSink = withOtlpExport(new FanoutTraceSink(new JsonlTraceSink(tracePath), ledger));
     const coverage = coverageMonitor(config, urls, ledger);
-    const gateway = new Gateway({ plan, traces, limits, extraMetrics: () => coverage.scrape() });
+    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv(), extraMetrics: () => coverage.scrape() });
     let stopListening: () => void;
     let address: string;
     try {
