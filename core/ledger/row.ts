@@ -129,6 +129,28 @@ export function rowFromColumns(cols: readonly unknown[][], i: number, row: Usage
   for (let c = 0; c < COLUMNS.length; c++) r[COLUMNS[c]!] = cols[c]![i];
 }
 
+/**
+ * Of a row's cost, what the attempts that did not produce the answer cost (failed or re-asked): every
+ * attempt but the last when the request was answered (status 200), all of them otherwise. What the
+ * scenarios report (core/scenarios/report.ts) calls `failed_attempts_cost_usd`.
+ */
+export function failedAttemptsCostUsd(row: Pick<UsageRow, 'attempts' | 'status'>): number {
+  let attempts: Array<{ cost_usd?: unknown }>;
+  try {
+    attempts = JSON.parse(row.attempts) as Array<{ cost_usd?: unknown }>;
+  } catch {
+    return 0;
+  }
+  if (!Array.isArray(attempts)) return 0;
+  const n = row.status === 200 ? attempts.length - 1 : attempts.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const c = attempts[i]?.cost_usd;
+    if (typeof c === 'number') sum += c;
+  }
+  return sum;
+}
+
 /** `--by` names and the columns they group on. */
 export const GROUP_COLUMNS = {
   tenant: 'tenant',

@@ -102,3 +102,14 @@ describe('Ledger', () => {
     await f.close();
   });
 });
+
+describe('failedAttemptsCostUsd', () => {
+  it('sums what the attempts that did not produce the answer cost', async () => {
+    const { failedAttemptsCostUsd } = await import('../../../core/ledger/row.js');
+    const attempts = JSON.stringify([{ cost_usd: 0.001 }, { cost_usd: 0.002 }, { cost_usd: 0.004 }]);
+    expect(failedAttemptsCostUsd({ attempts, status: 200 })).toBeCloseTo(0.003, 12);
+    expect(failedAttemptsCostUsd({ attempts, status: 502 })).toBeCloseTo(0.007, 12);
+    expect(failedAttemptsCostUsd({ attempts: '[]', status: 500 })).toBe(0);
+    expect(failedAttemptsCostUsd({ attempts: 'not json', status: 200 })).toBe(0);
+  });
+});
