@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
 //   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   ws     WebSocket ingress vs HTTP keep-alive, JSON vs msgpack frames (bench/macro/ws.ts)
 //   (none) micro, then macro
@@ -16,7 +17,7 @@ import { WS_USAGE, runWsBench } from './macro/ws.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|observability|ws] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|ledger|ws] [--json] [macro options]
 ${MACRO_USAGE}${WS_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -90,6 +91,10 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMacro(rest);
     case 'observability':
       return runObservability(rest);
+    case 'ledger': {
+      const { runLedgerBench } = await import('./ledger.js');
+      return runLedgerBench(rest);
+    }
     case 'ws':
       return runWsBench(rest);
     case null: {

@@ -39,6 +39,8 @@ export interface Sink {
   write(chunk: string): boolean;
   /** End a streamed answer. */
   end(): void;
+  /** Close the connection without an answer (a stopped gateway: the request was never taken). */
+  drop?(): void;
   /** Optional, for transports whose framing carries it (WebSocket `done` frames): the request's
    *  accounting, told once just before `end()` of a stream that completed. */
   streamUsage?(usage: StreamUsage): void;
