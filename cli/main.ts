@@ -9,14 +9,15 @@ usage:
   switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
-  switchyard bench [micro|macro] [--json] [--duration S]
+  switchyard bench [micro|macro|compare] [--json] [--duration S]
+  switchyard replay TRACE [--config FILE] [--pools FILE] [--out DIR] [--seed N]
+  switchyard trace generate|record|check ...
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
 
 environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), SWITCHYARD_REDIS_URL, PORT
 `;
 
 const PLANNED: Record<string, string> = {
-  replay: 'capacity replay (issue: bench suites and capacity replay)',
   usage: 'cost attribution from the ledger (issue: token accounting and the usage ledger)',
 };
 
@@ -39,6 +40,14 @@ async function main(argv: string[]): Promise<number> {
     case 'bench': {
       const { runBench } = await import('../bench/index.js');
       return runBench(rest);
+    }
+    case 'replay': {
+      const { runReplayCli } = await import('../replay/cli.js');
+      return runReplayCli(rest);
+    }
+    case 'trace': {
+      const { runTraceCli } = await import('../replay/cli.js');
+      return runTraceCli(rest);
     }
     case undefined:
     case 'help':
