@@ -100,6 +100,8 @@ class SimPool {
   maxBatch = 0;
   attempts = 0;
   attemptErrors = 0;
+  /** A member of this pool has failed at least once. */
+  failed = false;
   occupancyLastMs = 0;
   /** Busy batch slots ÷ all slots over the run (self_hosted; null otherwise). */
   utilization: number | null = null;
@@ -230,6 +232,8 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   private seqCounter = 0;
   private cursor = 0;
   private avoidNow: PoolMember | null = null;
+  /** Whether the pool being chosen from has ever had a member fail (only then can one be ejected). */
+  private healthNow = false;
   private readonly onProgress: ReplayOptions['onProgress'];
   private readonly laneProbe: ChatCompletionRequest;
 
@@ -270,7 +274,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
         const members: PoolMember[] = [];
         for (let r = 0; r < replicas; r++) {
           const m = pc.members[r % pc.members.length]!;
-          members.push({ provider: m.provider, model: m.model, weight: m.weight, price: m.price });
+          members.push(new ReplicaMember(m.provider, m.model, m.weight, m.price));
         }
         ctx = { id: pc.id, kind: pc.kind, members, replicas, maxBatch, prefillTokensPerS: prefill, decodeTokensPerS: decode, gpuHourUsd: o.gpu_hour_usd ?? pc.gpuHourUsd };
         sp = new SimPool(this.pools.length, ctx, this.bins, this.binMs);
@@ -328,7 +332,8 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   // ---- MemberFilter (the gateway's ChatCall plays this role) ----------------------------------------
 
   skip(member: PoolMember): boolean {
-    return member === this.avoidNow || this.health.isEjected(member, this.q.now);
+    // MemberHealth ejects only after failures: a pool that never failed has nothing ejected.
+    return member === this.avoidNow || (this.healthNow && this.health.isEjected(member, this.q.now));
   }
 
   // ---- run ------------------------------------------------------------------------------------------
@@ -339,10 +344,12 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
     if (n > 0) this.q.schedule(this.trace.t[0]! * 1000, EV_ARRIVAL, 0);
     for (let b = 1; b <= this.bins; b++) this.q.schedule(b * this.binMs, EV_SAMPLE, b - 1);
     const q = this.q;
+    let lastMs = 0; // the last event that did something (stale deadlines and wakes do not count)
     while (q.pop()) {
       const arg = q.arg;
       switch (q.kind) {
         case EV_ARRIVAL:
+          lastMs = q.now;
           this.arrive(arg);
           if (arg + 1 < n) q.schedule(this.trace.t[arg + 1]! * 1000, EV_ARRIVAL, arg + 1);
           if ((arg & 0x3fff) === 0 && this.onProgress !== undefined) this.onProgress(arg, n, q.now);
@@ -350,20 +357,26 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
         case EV_WAKE: {
           const r = this.replicas[arg]!;
           if (r.wakeAt !== q.now) break; // stale
+          lastMs = q.now;
           r.wakeAt = -1;
           r.model.advance(q.now);
           this.rewake(r);
           break;
         }
         case EV_MAAS_DONE:
+          lastMs = q.now;
           this.maasDone(this.reqs[arg]!);
           break;
         case EV_DEADLINE: {
           const req = this.reqs[arg]!;
-          if (req.deadlineMs === q.now && req.gpu !== null) this.gpuTimeout(req);
+          if (req.deadlineMs === q.now && req.gpu !== null) {
+            lastMs = q.now;
+            this.gpuTimeout(req);
+          }
           break;
         }
         case EV_RETRY:
+          lastMs = q.now;
           this.nextAttempt(this.reqs[arg]!);
           break;
         case EV_SAMPLE:
@@ -371,7 +384,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
           break;
       }
     }
-    const endMs = q.now;
+    const endMs = Math.max(lastMs, this.trace.durationS * 1000);
     for (const r of this.replicas) r.model.advance(endMs);
     if (this.onProgress !== undefined) this.onProgress(n, n, endMs);
     return this.result(endMs, performance.now() - wall0);
@@ -460,7 +473,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
       req.reservedTokens = req.inputTokens + named.tokenBudget.maxOutputTokens;
       req.reservedMicro = usdToMicro(costUsd(member.price, req.inputTokens, 0, named.tokenBudget.maxOutputTokens));
       const costs = req.costs;
-      costs.length = adm.limits.length;
+      if (costs.length !== adm.limits.length) costs.length = adm.limits.length;
       for (let k = 0; k < adm.limits.length; k++) {
         const u = adm.limits[k]!.unit;
         costs[k] = u === 'tokens' ? req.reservedTokens : u === 'usd' ? req.reservedMicro : 1;
@@ -485,6 +498,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
     const sp = this.poolOf.get(route.pool)!;
     const seq = req.seq + req.attempts;
     this.avoidNow = req.avoid;
+    this.healthNow = sp.failed;
     let m: PoolMember | null;
     if (sp.kind === 'self_hosted') {
       // The gateway hashes the stable prompt prefix; the trace names its prefix group instead.
@@ -585,6 +599,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
     if (req.mOutcome === M_STREAM_CUT) {
       // Bytes already reached the client: never retried (retry.ts rule 1).
       req.pool!.attemptErrors++;
+      req.pool!.failed = true;
       this.health.failure(req.pool!.ctx, req.member!, this.q.now);
       return this.finish(req, 'stream_cut');
     }
@@ -668,7 +683,10 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   private attemptFailed(req: Req, kind: FailureKind, memberFailed: boolean, retryAfterMs: number): void {
     const sp = req.pool!;
     sp.attemptErrors++;
-    if (memberFailed) this.health.failure(sp.ctx, req.member!, this.q.now);
+    if (memberFailed) {
+      sp.failed = true;
+      this.health.failure(sp.ctx, req.member!, this.q.now);
+    }
     if (req.isRetry) {
       req.isRetry = false;
       this.retryBudget.end();
@@ -843,16 +861,30 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   }
 }
 
+/** A self-hosted pool member standing for one replica (same provider and model as the configured member). */
+class ReplicaMember implements PoolMember {
+  load: ReplicaLoad | null = null;
+  constructor(
+    readonly provider: PoolMember['provider'],
+    readonly model: string,
+    readonly weight: number,
+    readonly price: PoolMember['price'],
+  ) {}
+}
+
 /** LoadBoard whose replicas of one provider and model still get distinct rendezvous keys. */
 class ReplayBoard extends LoadBoard {
   private readonly own = new Map<PoolMember, ReplicaLoad>();
   add(member: PoolMember, keyText: string): ReplicaLoad {
     const l = new ReplicaLoad(fnv1a(keyText));
     this.own.set(member, l);
+    if (member instanceof ReplicaMember) member.load = l;
     return l;
   }
   override of(member: PoolMember): ReplicaLoad {
-    return this.own.get(member) ?? super.of(member);
+    // A replica member carries its load: one property load instead of a Map lookup per member scanned.
+    const l = (member as ReplicaMember).load;
+    return l !== undefined && l !== null ? l : (this.own.get(member) ?? super.of(member));
   }
 }
 
