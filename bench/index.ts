@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   compare  two git revisions side by side (bench/compare.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -12,7 +13,8 @@ import { MACRO_USAGE, runMacro } from './macro/gateway.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|stream] [--json] [--module NAME[,NAME]] [macro options]
+       switchyard bench compare REV_A REV_B [...]   (bench compare --help)
 ${MACRO_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -31,8 +33,16 @@ function fmtNum(x: number, digits = 0): string {
   return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-export async function runMicro(json: boolean): Promise<number> {
-  const files = microModules();
+export async function runMicro(json: boolean, only: string[] | null = null): Promise<number> {
+  let files = microModules();
+  if (only !== null) {
+    const missing = only.filter((m) => !files.includes(`${m}.bench.js`));
+    if (missing.length > 0) {
+      process.stderr.write(`[bench micro] no module ${missing.join(', ')} (modules: ${files.map((f) => f.slice(0, -'.bench.js'.length)).join(', ')})\n`);
+      return 2;
+    }
+    files = files.filter((f) => only.includes(f.slice(0, -'.bench.js'.length)));
+  }
   if (files.length === 0) {
     process.stderr.write(`[bench micro] no *.bench.js modules in ${MICRO_DIR} (run \`npm run build\`)\n`);
     return 1;
@@ -79,9 +89,15 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   const json = rest.includes('--json');
+  const mi = rest.indexOf('--module');
+  const only = mi >= 0 && rest[mi + 1] !== undefined ? rest[mi + 1]!.split(',') : null;
   switch (suite) {
     case 'micro':
-      return runMicro(json);
+      return runMicro(json, only);
+    case 'compare': {
+      const { runCompare } = await import('./compare.js');
+      return runCompare(rest);
+    }
     case 'macro':
       return runMacro(rest);
     case null: {
