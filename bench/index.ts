@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   stream   concurrent SSE streams: added TTFT, added gap between chunks, memory per stream (bench/macro/stream.ts)
 //   compare  two git revisions side by side (bench/compare.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
@@ -94,6 +95,10 @@ export async function runBench(argv: string[]): Promise<number> {
   switch (suite) {
     case 'micro':
       return runMicro(json, only);
+    case 'stream': {
+      const { runStream } = await import('./macro/stream.js');
+      return runStream(rest);
+    }
     case 'compare': {
       const { runCompare } = await import('./compare.js');
       return runCompare(rest);

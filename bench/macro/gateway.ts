@@ -123,11 +123,11 @@ export const TARGETS_ISSUE_2 = {
   maxExtraP99Us: 250,
 } as const;
 
-const BENCH_KEY = 'sk-switchyard-bench';
+export const BENCH_KEY = 'sk-switchyard-bench';
 const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
 const PROVIDER_KEY = 'sk-bench-upstream';
-const GATEWAY_ALIAS = 'bench.fast';
-const PROVIDER_MODEL = 'gpt-4o-mini';
+export const GATEWAY_ALIAS = 'bench.fast';
+export const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
 const READY_TIMEOUT_MS = 20_000;
 /** Upstream keep-alive connections, the same for the reference proxy and the gateway's provider. */
@@ -144,7 +144,7 @@ function requestBody(model: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Output helpers: progress on stderr always.
 
-function progress(msg: string): void {
+export function progress(msg: string): void {
   process.stderr.write(`[bench macro] ${msg}\n`);
 }
 
@@ -152,9 +152,9 @@ function progress(msg: string): void {
 // Child processes
 
 /** dist/ root: this file is dist/bench/macro/gateway.js. */
-const DIST = fileURLToPath(new URL('../../', import.meta.url));
+export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 
-class Child {
+export class Child {
   readonly name: string;
   readonly proc: ChildProcess;
   /** Last lines of stderr+stdout, for a failure report. */
@@ -350,7 +350,7 @@ interface Target {
 }
 
 /** CPU time (utime + stime) of a process so far, ms, from /proc (Linux); null where unavailable. */
-function processCpuMs(pid: number | null): number | null {
+export function processCpuMs(pid: number | null): number | null {
   if (pid === null) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -362,7 +362,7 @@ function processCpuMs(pid: number | null): number | null {
   }
 }
 
-function newHistogram(): Histogram {
+export function newHistogram(): Histogram {
   // ns, 3 significant digits (0.1 %: ±0.1 µs at 100 µs), up to 60 s.
   return hdr.build({
     bitBucketSize: 64,
@@ -773,7 +773,7 @@ process.once('SIGTERM', stop); process.once('SIGINT', stop);`;
   return new URL(await child.waitForUrl(/simulator listening on/)).origin;
 }
 
-async function startProxy(children: Child[], upstream: string, verbose: boolean): Promise<string> {
+export async function startProxy(children: Child[], upstream: string, verbose: boolean): Promise<string> {
   const file = join(DIST, 'bench', 'reference-proxy.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
   const child = new Child('proxy', [file, '--upstream', upstream, '--port', '0', '--api-key', PROVIDER_KEY, '--connections', String(UPSTREAM_CONNECTIONS)], process.env, verbose);
@@ -781,7 +781,7 @@ async function startProxy(children: Child[], upstream: string, verbose: boolean)
   return child.waitForUrl(/reference proxy listening on/);
 }
 
-async function startGateway(children: Child[], upstream: string, threads: number, workdir: string, verbose: boolean): Promise<string> {
+export async function startGateway(children: Child[], upstream: string, threads: number, workdir: string, verbose: boolean): Promise<string> {
   const cli = join(DIST, 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (or measure without it: --targets direct,proxy)`);
   const configFile = join(workdir, 'gateway.yaml');
