@@ -112,7 +112,7 @@ class SimPool {
     this.id = ctx.id;
     this.kind = ctx.kind;
     this.ctx = ctx;
-    this.stats = new GroupStats(bins, binMs);
+    this.stats = new GroupStats(bins, binMs, true);
     this.utilSeries = new Float64Array(bins);
     this.costSeries = new Series(bins, binMs);
   }
@@ -627,7 +627,10 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
 
   private rewake(rep: Replica): void {
     const t = rep.model.nextEventTime();
-    if (t === Infinity || t === rep.wakeAt) return;
+    if (t === Infinity) return;
+    // A wake already pending at or before t does the job: when it fires it advances the model and
+    // schedules the next one. Fewer heap entries than rescheduling on every change.
+    if (rep.wakeAt >= this.q.now && rep.wakeAt <= t) return;
     const at = t < this.q.now ? this.q.now : t;
     rep.wakeAt = at;
     this.q.schedule(at, EV_WAKE, rep.id);
@@ -778,7 +781,7 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
     if (req.attempts > 1) g.fellBack++;
     if (req.canary) g.canary++;
     g.queue.add(req.queueMs);
-    g.queueSeries.add(req.arrivalMs, req.queueMs);
+    if (g.queueSeries !== null) g.queueSeries.add(req.arrivalMs, req.queueMs);
     if (error !== null) {
       g.errors++;
       return;
@@ -787,7 +790,6 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
     if (sloMet) g.sloMet++;
     g.latency.add(latency);
     g.ttft.add(ttft);
-    g.latencySeries.add(req.arrivalMs, latency);
     g.costUsd += req.costUsd;
     g.inputTokens += req.inputTokens;
     g.cachedTokens += req.cachedTokens;

@@ -95,7 +95,7 @@ export function runReport(name: string, r: ReplayResult): RunReport {
     const cost: number[] = [];
     for (let b = 0; b < r.bins; b++) cost.push(Math.round(sp.costSeries.sum[b]! * 1e6) / 1e6);
     series.pools[sp.id] = {
-      queue_time_ms: sp.stats.queueSeries.means(),
+      queue_time_ms: sp.stats.queueSeries!.means(),
       utilization: sp.kind === 'self_hosted' ? Array.from(sp.utilSeries, (u) => Math.round(u * 1e4) / 1e4) : null,
       cost_usd: cost,
     };

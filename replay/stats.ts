@@ -112,10 +112,9 @@ export class GroupStats {
   readonly ttft = new Histogram();
   /** Self-hosted occupancy, sequence·ms (to share GPU cost by use). */
   occupancyMs = 0;
-  readonly queueSeries: Series;
-  readonly latencySeries: Series;
-  constructor(bins: number, binMs: number) {
-    this.queueSeries = new Series(bins, binMs);
-    this.latencySeries = new Series(bins, binMs);
+  /** Queue time per bin of arrival time (kept for pools only: the charts plot it per pool). */
+  readonly queueSeries: Series | null;
+  constructor(bins: number, binMs: number, series = false) {
+    this.queueSeries = series ? new Series(bins, binMs) : null;
   }
 }

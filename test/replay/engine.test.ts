@@ -225,6 +225,6 @@ describe('replay fidelity: M/M/c against Erlang C', () => {
       const got = r.pools['gpu-pool']!.queue_time_ms.mean;
       expect(Math.abs(got - expected) / expected).toBeLessThan(0.05);
       expect(r.pools['gpu-pool']!.utilization).toBeCloseTo(rho, 1);
-    });
+    }, 120_000);
   }
 });
