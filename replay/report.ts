@@ -126,11 +126,11 @@ export function charts(base: ReplayResult, runs: RunReport[]): Charts {
   const main = runs[0]!;
   const binS = main.series.bin_s;
   const qs: LineSeries[] = Object.entries(main.series.pools).map(([id, s]) => ({ name: id, points: s.queue_time_ms.map((v, i) => [(i + 0.5) * binS, v] as [number, number]) }));
-  out['queue-time'] = lineChart(qs, { title: 'Queue time over time, per pool (mean per bin)', xLabel: 'virtual time (s)', yLabel: 'queue time (ms)' });
+  out['queue-time'] = lineChart(qs, { title: 'Queue time over time, per pool (mean per bin)', xLabel: 'virtual time (s)', yLabel: 'queue time (ms)', xMin: 0 });
   const us: LineSeries[] = Object.entries(main.series.pools)
     .filter(([, s]) => s.utilization !== null)
     .map(([id, s]) => ({ name: id, points: s.utilization!.map((v, i) => [(i + 0.5) * binS, v * 100] as [number, number]) }));
-  if (us.length > 0) out['utilization'] = lineChart(us, { title: 'Utilization over time (busy batch slots)', xLabel: 'virtual time (s)', yLabel: 'utilization (%)', yMax: 100 });
+  if (us.length > 0) out['utilization'] = lineChart(us, { title: 'Utilization over time (busy batch slots)', xLabel: 'virtual time (s)', yLabel: 'utilization (%)', yMax: 100, xMin: 0 });
   const cdf: LineSeries[] = [];
   for (const [lane, g] of base.lanes) if (g.latency.n > 0) cdf.push({ name: lane, points: g.latency.cdf().map(([x, y]) => [x, y * 100] as [number, number]) });
   out['latency-cdf'] = lineChart(cdf, { title: 'Latency distribution per lane (CDF)', xLabel: 'latency (ms, log scale)', yLabel: 'requests (%)', logX: true, yMax: 100 });
@@ -139,7 +139,7 @@ export function charts(base: ReplayResult, runs: RunReport[]): Charts {
     let acc = 0;
     return { name: id, points: s.cost_usd.map((v, i) => [(i + 1) * binS, (acc += v)] as [number, number]) };
   });
-  out['cost'] = lineChart(cs, { title: 'Token cost over time, per pool (cumulative; GPU hours not included)', xLabel: 'virtual time (s)', yLabel: 'USD' });
+  out['cost'] = lineChart(cs, { title: 'Token cost over time, per pool (cumulative; GPU hours not included)', xLabel: 'virtual time (s)', yLabel: 'USD', xMin: 0 });
   if (runs.length > 1) {
     const names = runs.map((r) => r.name);
     const poolIds = Object.keys(main.pools);

@@ -16,6 +16,8 @@ export interface ChartOptions {
   /** Log scale on x (CDFs of latencies). */
   logX?: boolean;
   yMax?: number;
+  /** Start the x axis here (time series start at 0). */
+  xMin?: number;
 }
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#7f7f7f', '#bcbd22'];
@@ -63,6 +65,7 @@ export function lineChart(series: LineSeries[], o: ChartOptions): string {
     xlo = 0;
     xhi = 1;
   }
+  if (o.xMin !== undefined && o.logX !== true && o.xMin < xlo) xlo = o.xMin;
   if (xhi === xlo) xhi = xlo + 1;
   yhi = o.yMax ?? (yhi > 0 ? yhi * 1.05 : 1);
   const sx = (x: number): number => L + ((fx(x) - xlo) / (xhi - xlo)) * pw;
