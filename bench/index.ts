@@ -106,8 +106,10 @@ export async function runBench(argv: string[]): Promise<number> {
     case 'macro':
       return runMacro(rest);
     case null: {
-      const micro = await runMicro(json);
-      const macro = await runMacro(rest);
+      const micro = await runMicro(json, only);
+      // --module NAME is micro's; the macro suite does not take it.
+      const macroArgs = mi >= 0 ? [...rest.slice(0, mi), ...rest.slice(mi + 2)] : rest;
+      const macro = await runMacro(macroArgs);
       return Math.max(micro, macro);
     }
     default:
