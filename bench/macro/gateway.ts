@@ -750,7 +750,7 @@ export const MACRO_USAGE = `switchyard bench macro [--json] [--duration S] [--sl
   (or no verdict is possible), 1 when not.
 `;
 
-async function startSimulator(children: Child[], verbose: boolean): Promise<string> {
+export async function startSimulator(children: Child[], verbose: boolean): Promise<string> {
   const cli = join(DIST, 'cli', 'main.js');
   const lib = join(DIST, 'simulators', 'maas.js');
   let args: string[];
@@ -806,7 +806,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startPortkey(children: Child[], verbose: boolean): Promise<string> {
+export async function startPortkey(children: Child[], verbose: boolean): Promise<string> {
   const file = portkeyEntry();
   if (file === null) throw new Error('@portkey-ai/gateway is not installed (npm install)');
   const port = await freePort();
