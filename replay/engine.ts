@@ -751,6 +751,11 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   /** The request is over: success (`error` null) or the failure that ended it. */
   private finish(req: Req, error: string | null): void {
     const now = this.q.now;
+    if (req.isRetry) {
+      // A retry that ended without a retryable failure (a cut stream): give its budget back.
+      req.isRetry = false;
+      this.retryBudget.end();
+    }
     // Settle limits: keep the request counted, reconcile tokens and spend, release concurrency.
     if (req.cells !== null) {
       const used = error === null ? req.inputTokens + req.outputTokens : 0;

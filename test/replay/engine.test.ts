@@ -103,6 +103,17 @@ describe('replay: managed-API pool', () => {
     expect(r.errors).toEqual({});
   });
 
+  it('a stream cut after the first token is never retried; the same fault before any byte is', () => {
+    const cfg = config({ apiSimulator: '{ ttft_ms: 100, tokens_per_s: 100, error_rate: 1, errors: { stream_cut: 1 } }', routes: route('chat', 'api-pool', { fallbackCondition: ['connection_error'] }) });
+    const r = run(cfg, trace([{ t: 0, stream: true }, { t: 1, stream: true }, { t: 2, stream: false }]));
+    // Streams: one attempt each, cut mid-way (ttft + half the decode). Non-stream: connection error,
+    // retried once on the route (cut again), then no fallback left.
+    expect(r.errors).toEqual({ stream_cut: 2, connection_error: 1 });
+    expect(r.pools['api-pool']!.attempts).toBe(4);
+    // The cut streams got their first token: TTFT recorded at 100 ms, latency at 100 + 500/2 ms.
+    expect(r.aliases.chat!.completed).toBe(0);
+  });
+
   it('a failure the route does not list stops at once', () => {
     const cfg = config({ apiSimulator: '{ ttft_ms: 100, error_rate: 1, errors: { server_error: 1 } }', routes: route('chat', 'api-pool', { fallbackCondition: ['timeout'] }) });
     const r = run(cfg, trace([{ t: 0 }, { t: 1 }]));
