@@ -2,8 +2,10 @@
 //
 // Source today: the gateway's trace file (`$SWITCHYARD_DATA_DIR/traces.jsonl`, one contract trace record
 // per request, written by core/telemetry/trace.ts JsonlTraceSink). The ledger (issue 6) carries the same
-// fields; to record from it, feed its rows to `recordRows` (any iterable of objects with the contract's
-// field names) — nothing else here depends on where the rows come from.
+// fields (core/ledger UsageRow, same names); to record from it, feed its rows to `recordRows` (any iterable
+// of objects with the contract's field names, e.g. `SELECT ts, alias, tenant, scenario_id, input_tokens,
+// output_tokens, stream, prompt_version FROM ...`; 0/1 booleans are accepted) — nothing else here depends
+// on where the rows come from.
 //
 // Mapping (contract trace field → trace field):
 //   ts (ISO time the request started) → t: seconds since the earliest request recorded
@@ -22,7 +24,8 @@ export interface GatewayRow {
   scenario_id: string;
   input_tokens: number;
   output_tokens: number;
-  stream?: boolean;
+  /** SQL ledgers may hand booleans back as 0/1. */
+  stream?: boolean | number;
   prompt_version?: number | null;
 }
 
@@ -66,7 +69,7 @@ export function recordRows(rows: Iterable<GatewayRow>): RecordResult {
       scenario_id: row.scenario_id,
       input_tokens: Math.round(row.input_tokens),
       output_tokens: Math.round(row.output_tokens),
-      stream: row.stream === true,
+      stream: row.stream === true || row.stream === 1,
     };
     if (row.prompt_version != null) r.prefix_group = `${row.alias}@v${row.prompt_version}`;
     return r;

@@ -21,6 +21,8 @@ describe('recorder', () => {
       { ts: '2026-01-01T00:00:01.000Z', alias: 'a', tenant: 't', scenario_id: '', input_tokens: 7, output_tokens: 0, stream: false, prompt_version: null },
       { ts: '2026-01-01T00:00:01.500Z', alias: '', tenant: '', scenario_id: '', input_tokens: 0, output_tokens: 0 },
     ]);
+    // Rows from an SQL ledger: booleans as 0/1.
+    expect(recordRows([{ ts: '2026-01-01T00:00:00Z', alias: 'a', tenant: 't', scenario_id: '', input_tokens: 1, output_tokens: 2, stream: 1, prompt_version: null }]).requests[0]!.stream).toBe(true);
     expect(r.skipped).toBe(1);
     expect(r.requests).toEqual([
       { t: 0, alias: 'a', tenant: 't', scenario_id: '', input_tokens: 7, output_tokens: 0, stream: false },
