@@ -223,14 +223,13 @@ export class ReplayEngine implements MemberFilter, GpuModelListener<Req> {
   private readonly admission = new Map<number, { limits: readonly Limit[]; cells: readonly LimitCell[] }>();
   private readonly rejections = new Map<string, number>();
   private readonly errors = new Map<string, number>();
-  /** Per group, GPU occupancy per pool (to share GPU cost): key `l<lane>` or `a<alias>` → per pool. */
+  /** Per group (lane, alias, pool), batch-slot time held on each self-hosted pool (to share GPU cost). */
   private readonly occ = new Map<GroupStats, Float64Array>();
   private reqs: Req[] = [];
   private free: number[] = [];
   private gpuFree: GpuSeq<Req>[] = [];
   private inFlight = 0;
   private seqCounter = 0;
-  private cursor = 0;
   private avoidNow: PoolMember | null = null;
   /** Whether the pool being chosen from has ever had a member fail (only then can one be ejected). */
   private healthNow = false;

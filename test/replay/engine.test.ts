@@ -114,6 +114,22 @@ describe('replay: managed-API pool', () => {
     expect(r.aliases.chat!.completed).toBe(0);
   });
 
+  it('auto lanes: long prompts or long answers are direct_large, by the gateway\'s thresholds', () => {
+    const cfg = config({ routes: route('chat', 'api-pool', { lane: 'auto' }) });
+    // LARGE_PROMPT_CHARS = 32,000 (≈ 8,000 tokens at 4 characters); LARGE_OUTPUT_TOKENS = 2,048.
+    const r = run(cfg, trace([{ t: 0, input_tokens: 8000 }, { t: 0.1, input_tokens: 8001 }, { t: 0.2, output_tokens: 2049 }, { t: 0.3 }]));
+    expect(r.lanes.direct_small!.requests).toBe(2);
+    expect(r.lanes.direct_large!.requests).toBe(2);
+  });
+
+  it('a self-hosted pool without a capacity model is refused with what is missing', () => {
+    const cfg = config({ routes: route('chat', 'gpu-pool', { providers: ['gpu'] }), gpu: 'replicas: 2' });
+    expect(() => run(cfg, trace([{ t: 0 }]))).toThrow("pool 'gpu-pool' (self_hosted) needs max_batch, prefill_tokens_per_s, decode_tokens_per_s in the config or the pools file");
+    const r = run(cfg, trace([{ t: 0 }]), { 'gpu-pool': { max_batch: 2, prefill_tokens_per_s: 1000, decode_tokens_per_s: 100 } });
+    expect(r.pools['gpu-pool']!.completed).toBe(1);
+    expect(r.pools['gpu-pool']!.replicas).toBe(2);
+  });
+
   it('a failure the route does not list stops at once', () => {
     const cfg = config({ apiSimulator: '{ ttft_ms: 100, error_rate: 1, errors: { server_error: 1 } }', routes: route('chat', 'api-pool', { fallbackCondition: ['timeout'] }) });
     const r = run(cfg, trace([{ t: 0 }, { t: 1 }]));
