@@ -9,7 +9,7 @@ usage:
   switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
-  switchyard bench [micro|macro|compare] [--json] [--duration S]
+  switchyard bench [micro|macro|stream|compare] [--json] [--duration S]
   switchyard replay TRACE [--config FILE] [--pools FILE] [--out DIR] [--seed N]
   switchyard trace generate|record|check ...
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
