@@ -3,6 +3,7 @@
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
 //   stream   concurrent SSE streams: added TTFT, added gap between chunks, memory per stream (bench/macro/stream.ts)
 //   compare  two git revisions side by side (bench/compare.ts)
+//   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -11,10 +12,11 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
+import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|stream] [--json] [--module NAME[,NAME]] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|stream] [--json] [--module NAME[,NAME]] [suite options]
        switchyard bench compare REV_A REV_B [...]   (bench compare --help)
 ${MACRO_USAGE}`;
 
@@ -105,6 +107,8 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     case 'macro':
       return runMacro(rest);
+    case 'observability':
+      return runObservability(rest);
     case null: {
       const micro = await runMicro(json, only);
       // --module NAME is micro's; the macro suite does not take it.

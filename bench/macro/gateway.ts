@@ -124,8 +124,8 @@ export const TARGETS_ISSUE_2 = {
 } as const;
 
 export const BENCH_KEY = 'sk-switchyard-bench';
-const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
-const PROVIDER_KEY = 'sk-bench-upstream';
+export const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
+export const PROVIDER_KEY = 'sk-bench-upstream';
 export const GATEWAY_ALIAS = 'bench.fast';
 export const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
@@ -133,7 +133,7 @@ const READY_TIMEOUT_MS = 20_000;
 /** Upstream keep-alive connections, the same for the reference proxy and the gateway's provider. */
 const UPSTREAM_CONNECTIONS = 128;
 
-function requestBody(model: string): string {
+export function requestBody(model: string): string {
   return JSON.stringify({
     model,
     messages: [{ role: 'user', content: 'Say hello in five words.' }],
