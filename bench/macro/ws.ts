@@ -185,6 +185,16 @@ export async function runWsBench(argv: string[]): Promise<number> {
   const children: Child[] = [];
   const workdir = mkdtempSync(join(tmpdir(), 'switchyard-bench-ws-'));
   const targets: Target[] = [];
+  // Last resort (an uncaught error, stdout closed under `| head`): never leave a child or the temp dir behind.
+  const onExit = (): void => {
+    for (const c of children) c.killNow();
+    rmSync(workdir, { recursive: true, force: true });
+  };
+  process.on('exit', onExit);
+  const onPipeError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') process.exit(1);
+  };
+  process.stdout.on('error', onPipeError);
   try {
     progress('starting the simulator and the gateway');
     const sim = await startSimulator(children, opts.verbose);
@@ -264,6 +274,8 @@ export async function runWsBench(argv: string[]): Promise<number> {
     await Promise.all(targets.flatMap((t) => t.clients.map((c) => c.close().catch(() => {}))));
     await Promise.all(children.map((c) => c.stop()));
     rmSync(workdir, { recursive: true, force: true });
+    process.off('exit', onExit);
+    process.stdout.off('error', onPipeError);
   }
 }
 
