@@ -25,6 +25,7 @@ import type { IngressRequest, Sink, SinkListener } from './sink.js';
 import type { Admission, Gateway } from './gateway.js';
 import { jobJson, type BatchJob, type BatchJobOwner } from './batch-jobs.js';
 import type { BatchResult } from '../upstream/batch-client.js';
+import { ChatStreamFilter, PolicyRun, checkChatRequest, checkCompletion } from '../policy/index.js';
 
 const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
@@ -38,6 +39,7 @@ function isJsonContentType(ct: string): boolean {
 /** Why the upstream call is being cut, given to undici's abort (it comes back in onResponseError). */
 const CLIENT_GONE = new Error('client closed the request');
 const DEADLINE = new Error('attempt deadline');
+const POLICY_STOP = new Error('safety policy blocked the stream');
 
 // What the response bytes are being collected for.
 const MODE_NONE = 0;
@@ -112,6 +114,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private reservedTokens = 0;
   private reservedMicroUsd = 0;
   private limitHeaders: string[] | null = null;
+  /** The named route's safety policy at work (null: the route has none, the only cost then). */
+  private policy: PolicyRun | null = null;
+  /** Output guards over the streamed events (when the policy checks output). */
+  private policyStream: ChatStreamFilter | null = null;
+  /** A guard ended the stream: the upstream is being cut, the client already has the error event. */
+  private policyStopped = false;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
     this.gw = gw;
@@ -242,14 +250,19 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
     }
 
-    // 6. Token budget of the route.
+    // 5b. Safety policy of the named route: input guards (a redaction rewrites what goes upstream).
+    if (route.safety !== null && !this.checkInput(route)) return;
+
+    // 6. Token budget of the route (and the policy's input limit).
     const budget = route.tokenBudget;
     const promptTokens = estimatePromptTokens(body);
     const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
     if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
       return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
     }
-    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
+    const policyMax = this.policy !== null ? this.policy.policy.maxInputTokens : 0;
+    const inputLimit = policyMax > 0 && (budget.maxInputTokens === 0 || policyMax < budget.maxInputTokens) ? policyMax : budget.maxInputTokens;
+    if (inputLimit > 0 && promptTokens > inputLimit) {
       // The cheap bound says "maybe too long": count with the tokenizer (in a worker when long) before refusing.
       const texts = promptTexts(body);
       const counted = this.gw.tokens.count(texts.texts, texts.chars);
@@ -266,9 +279,52 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   private withinInputBudget(tokens: number): boolean {
     const route = this.named!;
-    if (tokens <= route.tokenBudget.maxInputTokens) return true;
-    this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
-    return false;
+    if (route.tokenBudget.maxInputTokens > 0 && tokens > route.tokenBudget.maxInputTokens) {
+      this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
+      return false;
+    }
+    if (this.policy !== null && !this.policy.inputTokens(tokens)) {
+      this.fail('policy_violation', this.policy.blocked!, 'messages');
+      return false;
+    }
+    return true;
+  }
+
+  /** Input guards of the route's policy over the request's texts; false (answered) when one blocked. */
+  private checkInput(route: RouteContext): boolean {
+    const run = new PolicyRun(route.safety!);
+    this.policy = run;
+    const changed = REWRITTEN;
+    changed.value = false;
+    if (!checkChatRequest(run, this.body!, changed)) {
+      this.fail('policy_violation', run.blocked!, 'messages');
+      return false;
+    }
+    // Redacted: the upstream body is serialized from the rewritten messages, not the client's bytes.
+    if (changed.value) this.rawMessagesText = null;
+    return true;
+  }
+
+  /** An output guard or tool rule blocked mid-stream: end the client's stream with an error event, cut the upstream. */
+  private policyBlockStream(controller: UpstreamController): void {
+    this.policyStopped = true;
+    this.mode = MODE_NONE;
+    const code: ErrorCode = 'policy_violation';
+    this.sink.write('data: ' + openAIErrorBody(code, this.policy!.blocked!) + '\n\n');
+    this.sink.end();
+    this.trace.status = ERRORS[code].status;
+    this.trace.error_code = code;
+    if (!controller.aborted) controller.abort(POLICY_STOP);
+  }
+
+  /** The upstream is done (cut or ended) after a guard stopped the stream: account for what was generated. */
+  private endPolicyStop(): void {
+    if (this.settled) return;
+    this.clearTimer();
+    this.recordAttempt(200, null);
+    this.finishAccounting();
+    this.trace.stop_reason = 'policy_violation';
+    this.settle();
   }
 
   /** Go on when `p` resolves (a worker, a remote store); settles if nothing was sent upstream by then. */
@@ -443,11 +499,21 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     job.finishedAt = Date.now();
     try {
       if (result !== null && result.status === 200) {
-        job.response = String(this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info));
-        job.status = 'completed';
+        let response = this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info);
+        const checked = this.policy !== null && this.policy.checksOutput ? checkCompletion(this.policy, response, this.body!) : response;
         this.recordAttempt(200, null);
         this.finishAccounting();
-        this.trace.status = 200;
+        if (checked === null) {
+          job.status = 'failed';
+          job.error = { code: 'policy_violation', message: this.policy!.blocked! };
+          this.trace.status = ERRORS.policy_violation.status;
+          this.trace.error_code = 'policy_violation';
+        } else {
+          response = checked;
+          job.response = String(response);
+          job.status = 'completed';
+          this.trace.status = 200;
+        }
       } else {
         const status = result?.status ?? 502;
         const code: ErrorCode = status === 429 ? 'upstream_rate_limited' : status >= 400 && status < 500 ? 'invalid_request' : 'upstream_error';
@@ -520,6 +586,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.clearTimer();
     this.mode = MODE_STREAM;
     this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    if (this.policy !== null && this.policy.checksOutput) this.policyStream = new ChatStreamFilter(this.policy, this.body!);
     this.responded = true;
     this.trace.status = 200;
     this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
@@ -528,7 +595,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
     const mode = this.mode;
     if (mode === MODE_STREAM) {
-      const out = this.decoder!.push(chunk);
+      let out = this.decoder!.push(chunk);
+      if (this.policyStream !== null && out.length > 0) {
+        const checked = this.policyStream.push(out);
+        if (checked === null) return this.policyBlockStream(controller);
+        out = checked;
+      }
       if (out.length === 0) return;
       if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
       // Backpressure: stop reading the provider until the client's socket drains (onWritable).
@@ -538,13 +610,14 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       }
       return;
     }
-    if (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES) return;
+    if (this.policyStopped || (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES)) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
   }
 
   onResponseEnd(): void {
     try {
+      if (this.policyStopped) return this.endPolicyStop();
       const mode = this.mode;
       if (mode === MODE_BODY) this.completeBody();
       else if (mode === MODE_STREAM) this.completeStream(null);
@@ -556,6 +629,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   onResponseError(_controller: UpstreamController, err: Error): void {
     try {
+      if (this.policyStopped) return this.endPolicyStop();
       if (this.mode === MODE_STREAM) this.completeStream(err);
       else this.upstreamFailed(err);
     } catch (e) {
@@ -579,6 +653,15 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.recordAttempt(200, null);
     this.gw.health.success(this.member!);
     this.finishAccounting();
+    if (this.policy !== null && this.policy.checksOutput) {
+      const checked = checkCompletion(this.policy, out, this.body!);
+      if (checked === null) {
+        this.trace.stop_reason = 'policy_violation';
+        this.fail('policy_violation', this.policy.blocked!);
+        return this.settle();
+      }
+      out = checked;
+    }
     if (this.clientGone) {
       this.fail('client_closed_request', 'Client closed the request.');
       return this.settle();
@@ -600,7 +683,20 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       trace.error_code = 'client_closed_request';
       return this.settle();
     }
-    const tail = failure === null ? this.decoder!.finish() : '';
+    let tail = failure === null ? this.decoder!.finish() : '';
+    if (this.policyStream !== null && failure === null) {
+      const checked = this.policyStream.push(tail);
+      const rest = checked === null ? null : this.policyStream.flush();
+      if (checked === null || rest === null) {
+        this.policyStopped = true;
+        sink.write('data: ' + openAIErrorBody('policy_violation', this.policy!.blocked!) + '\n\n');
+        sink.end();
+        trace.status = ERRORS.policy_violation.status;
+        trace.error_code = 'policy_violation';
+        return this.endPolicyStop();
+      }
+      tail = checked + rest;
+    }
     if (tail.length > 0) sink.write(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
@@ -870,6 +966,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
+    if (this.policy !== null) this.policy.report(trace.policy_violations, this.gw.metrics.policyViolations);
     if (this.named !== null && trace.route_lane !== '') this.count();
     this.gw.traces.write(trace);
     this.gw.leave();
@@ -877,6 +974,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+/** Scratch flag for checkChatRequest (requests run one at a time on a thread). */
+const REWRITTEN = { value: false };
 const NO_LABELS: readonly string[] = Object.freeze([]);
 /** `ChatCall.job` until the request becomes a batch job (keeps the field one shape). */
 const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdAt: 0, status: 'queued', response: null, error: null, finishedAt: 0 }) as BatchJob;

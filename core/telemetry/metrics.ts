@@ -164,4 +164,5 @@ export class GatewayMetrics {
   readonly attributionIncomplete = this.registry.counter('switchyard_cost_attribution_incomplete_total', 'Requests missing part of their attribution, by what is missing.', ['missing']);
   readonly duration = this.registry.histogram('switchyard_request_duration_seconds', 'Request duration by alias and lane.', ['alias', 'lane']);
   readonly ttft = this.registry.histogram('switchyard_ttft_seconds', 'Time to first token by alias and lane.', ['alias', 'lane']);
+  readonly policyViolations = this.registry.counter('switchyard_policy_violations_total', 'Safety policy findings by alias, policy and action (block, redact, flag).', ['alias', 'policy', 'action']);
 }

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET, blockedTermsDetector, luhnValid, patternProblem, regexDetector, type Detector } from '../../../core/policy/detectors.js';
+
+/** The matches of `d` in `s` that pass its validator. */
+function matches(d: Detector, s: string): string[] {
+  const out: string[] = [];
+  d.re.lastIndex = 0;
+  for (let m = d.re.exec(s); m !== null; m = d.re.exec(s)) {
+    if (d.validate === null || d.validate(m[0])) out.push(m[0]);
+  }
+  return out;
+}
+
+describe('Luhn', () => {
+  it('accepts valid card numbers and rejects a changed digit', () => {
+    expect(luhnValid('4111111111111111')).toBe(true);
+    expect(luhnValid('4111 1111 1111 1111')).toBe(true);
+    expect(luhnValid('5500-0000-0000-0004')).toBe(true);
+    expect(luhnValid('378282246310005')).toBe(true); // Amex, 15 digits
+    expect(luhnValid('4111111111111112')).toBe(false);
+    expect(luhnValid('411111111111')).toBe(false); // 12 digits: too short
+    expect(luhnValid('41111111111111111111')).toBe(false); // 20 digits: too long
+  });
+});
+
+describe('detectors', () => {
+  it('email: addresses, not look-alikes', () => {
+    expect(matches(EMAIL, 'write to bob.smith+tag@mail.example.co.uk, or ALICE@EXAMPLE.ORG.')).toEqual(['bob.smith+tag@mail.example.co.uk', 'ALICE@EXAMPLE.ORG']);
+    expect(matches(EMAIL, 'user@localhost, @handle, a@b, name@ example.com, 1.2@3.4')).toEqual([]);
+  });
+
+  it('phone: national and international forms, not dates, versions or card numbers', () => {
+    expect(matches(PHONE, 'call +1 415-555-0100 or (415) 555-0199 or 415.555.0123 or +44 20 7946 0958')).toEqual([
+      '+1 415-555-0100',
+      '(415) 555-0199',
+      '415.555.0123',
+      '+44 20 7946 0958',
+    ]);
+    expect(matches(PHONE, 'on 2024-01-15 at 10:30, version 1.2.3, order 12345, card 4111111111111111')).toEqual([]);
+  });
+
+  it('payment_card: Luhn-valid numbers with issuer prefixes, with or without separators', () => {
+    expect(matches(PAYMENT_CARD, 'visa 4111 1111 1111 1111, mc 5500-0000-0000-0004, amex 378282246310005')).toEqual([
+      '4111 1111 1111 1111',
+      '5500-0000-0000-0004',
+      '378282246310005',
+    ]);
+    // Luhn fails; no issuer prefix; mixed separators; too short; part of a longer number.
+    expect(matches(PAYMENT_CARD, '4111 1111 1111 1112, 1111111111111117, 4111-1111 1111-1111, 411111111111, 41111111111111110000')).toEqual([]);
+  });
+
+  it('national_id: US SSN and UK NINO, not invalid area numbers or plain numbers', () => {
+    expect(matches(NATIONAL_ID, 'ssn 123-45-6789, nino AB 12 34 56 C and JG123456A')).toEqual(['123-45-6789', 'AB 12 34 56 C', 'JG123456A']);
+    expect(matches(NATIONAL_ID, 'QQ123456A 000-12-3456 666-12-3456 123-00-4567 123456789 2024-01-15 phone 415-555-0100')).toEqual([]);
+  });
+
+  it('secret: provider API keys, bearer tokens, JWTs, private key headers', () => {
+    const s =
+      'keys sk-proj-abcdefghijklmnop1234 and sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUV, AKIAIOSFODNN7EXAMPLE, ' +
+      'ghp_0123456789abcdefghijABCDEFGHIJ012345, xoxb-1234567890-abcdef, AIzaSyA-1234567890abcdefghijklmnopqrstu, ' +
+      'Authorization: Bearer abcdefghijklmnop.qrstuvwxyz0123, -----BEGIN RSA PRIVATE KEY-----, ' +
+      'jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U';
+    expect(matches(SECRET, s)).toEqual([
+      'sk-proj-abcdefghijklmnop1234',
+      'sk-ant-api03-ABCDEFGHIJKLMNOPQRSTUV',
+      'AKIAIOSFODNN7EXAMPLE',
+      'ghp_0123456789abcdefghijABCDEFGHIJ012345',
+      'xoxb-1234567890-abcdef',
+      'AIzaSyA-1234567890abcdefghijklmnopqrstu',
+      'Bearer abcdefghijklmnop.qrstuvwxyz0123',
+      '-----BEGIN RSA PRIVATE KEY-----',
+      'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
+    ]);
+    expect(matches(SECRET, 'the task-list, sk-short, risk-assessment-document, a bearer of news, AKIA-not-a-key, desk-organizer-for-home')).toEqual([]);
+  });
+
+  it('blocked_terms: case-insensitive whole words; longer terms first', () => {
+    const d = blockedTermsDetector(['project falcon', 'falcon', 'c++']);
+    expect(matches(d, 'About Project Falcon and FALCON; we use C++ here.')).toEqual(['Project Falcon', 'FALCON', 'C++']);
+    expect(matches(d, 'falconry and peregrinefalcon and c+')).toEqual([]);
+  });
+
+  it('regex: custom patterns; bad ones are reported', () => {
+    const d = regexDetector('ticket', 'TKT-\\d{6}', 10);
+    expect(matches(d, 'see TKT-123456 and TKT-12')).toEqual(['TKT-123456']);
+    expect(patternProblem('TKT-(\\d+')).toMatch(/^invalid regular expression: /);
+    expect(patternProblem('a*')).toBe('pattern matches the empty string');
+    expect(patternProblem('x\\d+')).toBeNull();
+  });
+});
