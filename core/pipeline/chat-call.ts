@@ -306,11 +306,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   }
 
   /** An output guard or tool rule blocked mid-stream: end the client's stream with an error event, cut the upstream. */
-  private policyBlockStream(controller: UpstreamController): void {
+  private policyBlockStream(controller: UpstreamController, before: string): void {
     this.policyStopped = true;
     this.mode = MODE_NONE;
     const code: ErrorCode = 'policy_violation';
-    this.sink.write('data: ' + openAIErrorBody(code, this.policy!.blocked!) + '\n\n');
+    if (before.length > 0 && this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
+    this.sink.write(before + 'data: ' + openAIErrorBody(code, this.policy!.blocked!) + '\n\n');
     this.sink.end();
     this.trace.status = ERRORS[code].status;
     this.trace.error_code = code;
@@ -597,9 +598,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (mode === MODE_STREAM) {
       let out = this.decoder!.push(chunk);
       if (this.policyStream !== null && out.length > 0) {
-        const checked = this.policyStream.push(out);
-        if (checked === null) return this.policyBlockStream(controller);
-        out = checked;
+        out = this.policyStream.push(out);
+        // Blocked: what came before the offending event still goes out, then the error event.
+        if (this.policyStream.blocked) return this.policyBlockStream(controller, out);
       }
       if (out.length === 0) return;
       if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
@@ -685,17 +686,17 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     let tail = failure === null ? this.decoder!.finish() : '';
     if (this.policyStream !== null && failure === null) {
-      const checked = this.policyStream.push(tail);
-      const rest = checked === null ? null : this.policyStream.flush();
-      if (checked === null || rest === null) {
+      const f = this.policyStream;
+      tail = f.push(tail);
+      if (!f.blocked) tail += f.flush();
+      if (f.blocked) {
         this.policyStopped = true;
-        sink.write('data: ' + openAIErrorBody('policy_violation', this.policy!.blocked!) + '\n\n');
+        sink.write(tail + 'data: ' + openAIErrorBody('policy_violation', this.policy!.blocked!) + '\n\n');
         sink.end();
         trace.status = ERRORS.policy_violation.status;
         trace.error_code = 'policy_violation';
         return this.endPolicyStop();
       }
-      tail = checked + rest;
     }
     if (tail.length > 0) sink.write(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {

@@ -136,13 +136,14 @@ interface ChoiceState {
  * Filters the translated SSE events of one streamed chat completion: text deltas pass through the output
  * scanner (holding back only what could still be part of a match), tool-call deltas are held and sent
  * whole once the choice finishes and the calls pass the tool rules. `push` returns the events to
- * write, or null once blocked (the caller ends the stream with an error event).
+ * write; when a guard blocked, `blocked` is set and what it returned is what came before the offending
+ * event (the caller writes it, then ends the stream with an error event).
  */
 export class ChatStreamFilter {
   private readonly run: PolicyRun;
   private readonly request: ChatCompletionRequest;
   private readonly choices: ChoiceState[] = [];
-  private blocked = false;
+  blocked = false;
 
   constructor(run: PolicyRun, request: ChatCompletionRequest) {
     this.run = run;
@@ -158,8 +159,8 @@ export class ChatStreamFilter {
     return s;
   }
 
-  push(sse: string): string | null {
-    if (this.blocked) return null;
+  push(sse: string): string {
+    if (this.blocked) return '';
     let out = '';
     let start = 0;
     while (start < sse.length) {
@@ -174,20 +175,20 @@ export class ChatStreamFilter {
       const payload = ev.slice(6);
       if (payload === '[DONE]') {
         const rest = this.flush();
-        if (rest === null) return null;
+        if (this.blocked) return out + rest;
         out += rest + ev + '\n\n';
         continue;
       }
       const r = this.event(payload);
-      if (r === null) return null;
+      if (r === null) return out;
       out += r;
     }
     return out;
   }
 
-  /** The stream ended: what is still held (text of choices that never finished), or null when blocked. */
-  flush(): string | null {
-    if (this.blocked) return null;
+  /** The stream ended: what is still held (text of choices that never finished); `blocked` may be set. */
+  flush(): string {
+    if (this.blocked) return '';
     let out = '';
     for (let i = 0; i < this.choices.length; i++) {
       const s = this.choices[i];
@@ -195,12 +196,12 @@ export class ChatStreamFilter {
       const delta: Obj = {};
       if (s.scanner !== null) {
         const tail = s.scanner.end();
-        if (tail === null) return this.block();
+        if (tail === null) return this.block(out);
         if (tail !== '') delta.content = tail;
       }
       if (s.calls.length > 0) {
         const calls = this.checkCalls(s);
-        if (calls === null) return this.block();
+        if (calls === null) return this.block(out);
         delta.tool_calls = calls;
       }
       if (delta.content !== undefined || delta.tool_calls !== undefined) {
@@ -210,7 +211,12 @@ export class ChatStreamFilter {
     return out;
   }
 
-  private block(): null {
+  private block(out: string): string {
+    this.blocked = true;
+    return out;
+  }
+
+  private stop(): null {
     this.blocked = true;
     return null;
   }
@@ -242,7 +248,7 @@ export class ChatStreamFilter {
       let text: string | null = typeof d.content === 'string' ? d.content : null;
       if (text !== null && s.scanner !== null) {
         text = s.scanner.push(text);
-        if (text === null) return this.block();
+        if (text === null) return this.stop();
       }
       const tcs = d.tool_calls as ToolCallWire[] | undefined;
       if (Array.isArray(tcs)) {
@@ -262,12 +268,12 @@ export class ChatStreamFilter {
       if (c.finish_reason != null) {
         if (s.scanner !== null) {
           const tail = s.scanner.end();
-          if (tail === null) return this.block();
+          if (tail === null) return this.stop();
           text = (text ?? '') + tail;
         }
         if (s.calls.length > 0) {
           const calls = this.checkCalls(s);
-          if (calls === null) return this.block();
+          if (calls === null) return this.stop();
           d.tool_calls = calls;
         }
       }
