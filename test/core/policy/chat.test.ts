@@ -1,0 +1,132 @@
+// The OpenAI chat adapter: request texts, completion bodies and translated SSE events.
+import { describe, expect, it } from 'vitest';
+import { ChatStreamFilter, PolicyRun, RouteSafety, checkChatRequest, checkCompletion, compilePolicy, type PolicySpec } from '../../../core/policy/index.js';
+import type { ChatCompletionRequest } from '../../../core/schema/openai.js';
+
+function run(spec: Omit<PolicySpec, 'name'>): PolicyRun {
+  return new PolicyRun(new RouteSafety(compilePolicy({ name: 'p', ...spec }), 'a'));
+}
+
+const PREFIX = '{"id":"c1","object":"chat.completion.chunk","created":1,"model":"a","choices":[{"index":0,"delta":';
+const ev = (delta: string, finish: string | null = null): string => `data: ${PREFIX}${delta},"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]}\n\n`;
+const text = (t: string): string => ev(`{"content":${JSON.stringify(t)}}`);
+
+/** The content and tool calls a client would assemble from SSE text. */
+function assemble(sse: string): { content: string; calls: Array<{ name: string; arguments: string }>; events: number } {
+  let content = '';
+  const calls: Array<{ name: string; arguments: string }> = [];
+  let events = 0;
+  for (const e of sse.split('\n\n')) {
+    if (!e.startsWith('data: {')) continue;
+    events++;
+    const c = JSON.parse(e.slice(6)).choices?.[0];
+    content += c?.delta?.content ?? '';
+    for (const tc of c?.delta?.tool_calls ?? []) {
+      const at = calls[tc.index] ?? (calls[tc.index] = { name: '', arguments: '' });
+      at.name += tc.function?.name ?? '';
+      at.arguments += tc.function?.arguments ?? '';
+    }
+  }
+  return { content, calls, events };
+}
+
+describe('checkChatRequest', () => {
+  it('redacts message strings, text parts and earlier tool-call arguments in place', () => {
+    const r = run({ input: [{ detector: 'email', action: 'redact' }] });
+    const body = {
+      model: 'a',
+      messages: [
+        { role: 'user', content: 'to a@example.com' },
+        { role: 'user', content: [{ type: 'text', text: 'cc b@example.com' }, { type: 'image_url', image_url: { url: 'x' } }] },
+        { role: 'assistant', content: null, tool_calls: [{ id: 't', type: 'function', function: { name: 'f', arguments: '{"to":"c@example.com"}' } }] },
+      ],
+    } as unknown as ChatCompletionRequest;
+    const changed = { value: false };
+    expect(checkChatRequest(r, body, changed)).toBe(true);
+    expect(changed.value).toBe(true);
+    expect(JSON.stringify(body.messages)).not.toContain('example.com');
+    expect(body.messages[0]!.content).toBe('to [REDACTED:email]');
+    expect(body.messages[2]!.tool_calls![0]!.function.arguments).toBe('{"to":"[REDACTED:email]"}');
+  });
+
+  it('leaves the request untouched when nothing matches, and reads approvals from metadata', () => {
+    const r = run({ input: [{ detector: 'email', action: 'block' }] });
+    const body = { model: 'a', messages: [{ role: 'user', content: 'hello' }], metadata: { approved_tools: 'send_email, refund ,' } } as ChatCompletionRequest;
+    const changed = { value: false };
+    expect(checkChatRequest(r, body, changed)).toBe(true);
+    expect(changed.value).toBe(false);
+    expect([...r.approved!]).toEqual(['send_email', 'refund']);
+  });
+});
+
+describe('checkCompletion', () => {
+  it('returns the same body when nothing changed, a rewritten one when redacted, null when blocked', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }, { detector: 'secret', action: 'block' }] });
+    const req = { model: 'a', messages: [] } as unknown as ChatCompletionRequest;
+    const clean = Buffer.from('{"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]}');
+    expect(checkCompletion(r, clean, req)).toBe(clean);
+    const out = checkCompletion(r, '{"choices":[{"index":0,"message":{"role":"assistant","content":"mail x@example.com"}}]}', req);
+    expect(JSON.parse(String(out)).choices[0].message.content).toBe('mail [REDACTED:email]');
+    expect(checkCompletion(r, '{"choices":[{"index":0,"message":{"role":"assistant","content":"AKIAIOSFODNN7EXAMPLE"}}]}', req)).toBeNull();
+  });
+});
+
+describe('ChatStreamFilter', () => {
+  const req = { model: 'a', messages: [], tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', required: ['id'] } } }] } as unknown as ChatCompletionRequest;
+
+  it('redacts an email straddling several events, and releases the rest as it comes', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    let out = f.push(ev('{"role":"assistant","content":""}'));
+    for (const piece of ['Write ', 'to bob', '.smith@exa', 'mple.com', ' today', '.']) out += f.push(text(piece));
+    out += f.push(ev('{}', 'stop') + 'data: [DONE]\n\n');
+    expect(f.blocked).toBe(false);
+    const a = assemble(out);
+    expect(a.content).toBe('Write to [REDACTED:email] today.');
+    expect(out).not.toMatch(/bob|smith|exa/);
+    expect(out.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(JSON.parse(out.split('\n\n').filter((e) => e.includes('"finish_reason":"stop"'))[0]!.slice(6)).model).toBe('a');
+  });
+
+  it('on a block, returns what came before the offending event and then nothing', () => {
+    const r = run({ output: [{ detector: 'secret', action: 'block' }] });
+    const f = new ChatStreamFilter(r, req);
+    const out = f.push(text('Safe text here. ') + text('key sk-proj-') + text('abcdefghijklmnop1234 ') + text('more'));
+    expect(f.blocked).toBe(true);
+    expect(assemble(out).content).toBe('Safe text here. key ');
+    expect(f.push(text('later'))).toBe('');
+    expect(f.flush()).toBe('');
+  });
+
+  it('holds tool-call deltas until the choice finishes, then sends the checked call whole', () => {
+    const r = run({ tools: { allowed: ['lookup'] } });
+    const f = new ChatStreamFilter(r, req);
+    let out = f.push(ev('{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"lookup","arguments":""}}]}'));
+    for (const piece of ['{"id"', ':"a', '1"}']) {
+      const o = f.push(ev(`{"tool_calls":[{"index":0,"function":{"arguments":${JSON.stringify(piece)}}}]}`));
+      expect(o).toBe('');
+      out += o;
+    }
+    expect(assemble(out).calls).toEqual([]);
+    out += f.push(ev('{}', 'tool_calls'));
+    expect(assemble(out).calls).toEqual([{ name: 'lookup', arguments: '{"id":"a1"}' }]);
+  });
+
+  it('blocks a streamed call whose arguments fail the declared schema', () => {
+    const r = run({ tools: { allowed: ['lookup'] } });
+    const f = new ChatStreamFilter(r, req);
+    let out = f.push(ev('{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"lookup","arguments":""}}]}'));
+    out += f.push(ev('{"tool_calls":[{"index":0,"function":{"arguments":"{}"}}]}'));
+    out += f.push(ev('{}', 'tool_calls'));
+    expect(f.blocked).toBe(true);
+    expect(assemble(out).calls).toEqual([]);
+    expect(r.blocked).toContain('$.id: required');
+  });
+
+  it('passes usage-only chunks and error events through', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    const usage = 'data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"a","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n';
+    expect(f.push(usage)).toBe(usage);
+  });
+});
