@@ -4,47 +4,13 @@
 // `[sim:say=B64]` / `[sim:tool_args=B64]`, so the input guards never see the output under test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI, { APIError } from 'openai';
-import { DEMO_KEY, eventually, routeYaml, startStack, testConfigYaml, type Stack } from '../helpers/stack.js';
+import { DEMO_KEY, eventually, startStack, type Stack } from '../helpers/stack.js';
+import { policyConfigYaml } from '../helpers/policy.js';
 import { traceToJson } from '../../core/telemetry/trace.js';
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
 const say = (s: string): string => `[sim:say=${b64(s)}]`;
 const toolArgs = (s: string): string => `[sim:tool_args=${b64(s)}]`;
-
-export const POLICIES_YAML = `
-policies:
-  - name: pii
-    input:
-      - { detector: email, action: redact }
-      - { detector: payment_card, action: block }
-      - { detector: phone, action: flag }
-      - { detector: secret, action: redact }
-      - { detector: blocked_terms, terms: [project falcon], action: block }
-    output:
-      - { detector: email, action: redact }
-      - { detector: payment_card, action: block }
-      - { detector: secret, action: block }
-      - { detector: national_id, action: redact }
-    max_input_tokens: 2000
-  - name: agent-tools
-    output: [{ detector: secret, action: block }]
-    tools:
-      allowed: [lookup_account, search_docs]
-      side_effecting: [send_email]
-      max_calls: 4
-      schemas:
-        send_email:
-          type: object
-          properties: { to: { type: string, pattern: "^[^@]+@example\\\\.com$" }, body: { type: string } }
-          required: [to]
-          additionalProperties: false
-`;
-
-export function policyConfigYaml(): string {
-  const pii = routeYaml('safe.chat', 'maas-sim').replace('safety_policy: null', 'safety_policy: pii');
-  const agent = routeYaml('safe.agent', 'maas-sim').replace('safety_policy: null', 'safety_policy: agent-tools').replace('lane: direct_small', 'lane: agentic');
-  return testConfigYaml().trimEnd() + pii + agent + '\n' + POLICIES_YAML;
-}
 
 const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   { type: 'function', function: { name: 'lookup_account', parameters: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } } },
