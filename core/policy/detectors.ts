@@ -18,6 +18,12 @@ export interface Detector {
   /** Extra check of a regex match (e.g. Luhn); null = every match counts. */
   readonly validate: ((match: string) => boolean) | null;
   /**
+   * Append the regex's matches in `s` that start at or after `from` (before validation) as
+   * `[start, end)` pairs, in order, non-overlapping. Detectors with a rare anchor character or prefix
+   * find candidates with indexOf and run a sticky regex there (an unanchored scan costs more).
+   */
+  matches(s: string, from: number, starts: number[], ends: number[]): void;
+  /**
    * Where an unfinished match could begin in `s`, looking no further back than `floor` (the caller's
    * bound: `s.length - maxLen + 1`, or the start of what is not yet released): `s.length` when none could.
    */
@@ -50,7 +56,12 @@ const T_TOKEN = table(ALNUM + '._~+/=-');
 
 /** Start of the run of `t` characters that ends `s`, not before `floor`. */
 function runStart(s: string, floor: number, t: Uint8Array): number {
-  let i = s.length;
+  return runStartAt(s, s.length, floor, t);
+}
+
+/** Start of the run of `t` characters that ends at `end` in `s`, not before `floor`. */
+function runStartAt(s: string, end: number, floor: number, t: Uint8Array): number {
+  let i = end;
   while (i > floor) {
     const c = s.charCodeAt(i - 1);
     if (c >= 128 || t[c] === 0) break;
@@ -110,8 +121,30 @@ function cardValid(s: string): boolean {
 
 // ---- the built-in detectors -------------------------------------------------------------------------
 
-function detector(label: string, kind: DetectorKind, re: RegExp, maxLen: number, validate: Detector['validate'], tail: Detector['tail']): Detector {
-  return Object.freeze({ label, kind, re, maxLen, validate, tail });
+/** The generic search: every match of the global regex from `from` on. */
+function regexMatches(re: RegExp): Detector['matches'] {
+  return (s, from, starts, ends) => {
+    re.lastIndex = from;
+    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+      const a = m.index;
+      const b = a + m[0].length;
+      if (b === a) {
+        re.lastIndex = b + 1;
+        continue;
+      }
+      starts.push(a);
+      ends.push(b);
+    }
+  };
+}
+
+function detector(label: string, kind: DetectorKind, re: RegExp, maxLen: number, validate: Detector['validate'], tail: Detector['tail'], matches: Detector['matches'] = regexMatches(re)): Detector {
+  return Object.freeze({ label, kind, re, maxLen, validate, tail, matches });
+}
+
+/** Sticky copy of a global regex (matches only at lastIndex). */
+function sticky(re: RegExp): RegExp {
+  return new RegExp(re.source, re.flags.replace('g', '') + 'y');
 }
 
 const EMAIL_RE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?){0,4}\.[A-Za-z]{2,24}(?![A-Za-z0-9-]|\.[A-Za-z0-9])/g;
@@ -137,6 +170,86 @@ const SECRET_RE = new RegExp(
   'g',
 );
 const SECRET_MAX = 1250;
+const EMAIL_STICKY = sticky(EMAIL_RE);
+const SECRET_STICKY = sticky(SECRET_RE);
+const T_EMAIL_LOCAL = table(ALNUM + '._%+-');
+
+/** Emails: only around an `@` (rare in prose), from the start of the local part before it. */
+function emailMatches(s: string, from: number, starts: number[], ends: number[]): void {
+  let at = s.indexOf('@', from + 1);
+  while (at >= 0) {
+    const start = runStartAt(s, at, Math.max(from, at - 64), T_EMAIL_LOCAL);
+    if (start < at) {
+      EMAIL_STICKY.lastIndex = start;
+      const m = EMAIL_STICKY.exec(s);
+      if (m !== null) {
+        const end = start + m[0].length;
+        starts.push(start);
+        ends.push(end);
+        at = s.indexOf('@', end + 1);
+        continue;
+      }
+    }
+    at = s.indexOf('@', at + 1);
+  }
+}
+
+/**
+ * Secret candidates: a literal that is rare in prose (V8's indexOf is fast for those, slow for a
+ * pattern whose first letter is common) and how far before it the match would start.
+ */
+const SECRET_ANCHORS: ReadonlyArray<readonly [string, number]> = [
+  ['-', 2], // sk-
+  ['-', 4], // xoxb-
+  ['-', 0], // -----BEGIN
+  ['_', 2], // sk_live_, rk_test_
+  ['_', 3], // ghp_
+  ['_', 6], // github_pat_
+  ['AKIA', 0],
+  ['ASIA', 0],
+  ['AIza', 0],
+  ['J', 2], // eyJ
+];
+const BEARER_RE = /[Bb]earer/g;
+const cStart: number[] = [];
+const cEnd: number[] = [];
+
+function secretAt(s: string, start: number, from: number): void {
+  if (start < from) return;
+  SECRET_STICKY.lastIndex = start;
+  const m = SECRET_STICKY.exec(s);
+  if (m === null) return;
+  // Insert in start order (few candidates).
+  let j = cStart.length;
+  cStart.push(start);
+  cEnd.push(start + m[0].length);
+  while (j > 0 && cStart[j - 1]! > start) {
+    cStart[j] = cStart[j - 1]!;
+    cEnd[j] = cEnd[j - 1]!;
+    j--;
+  }
+  cStart[j] = start;
+  cEnd[j] = start + m[0].length;
+}
+
+/** Secrets: candidates at their anchors, then the sticky regex at each; in order, without overlaps. */
+function secretMatches(s: string, from: number, starts: number[], ends: number[]): void {
+  cStart.length = 0;
+  cEnd.length = 0;
+  for (let k = 0; k < SECRET_ANCHORS.length; k++) {
+    const [lit, back] = SECRET_ANCHORS[k]!;
+    for (let at = s.indexOf(lit, from + back); at >= 0; at = s.indexOf(lit, at + 1)) secretAt(s, at - back, from);
+  }
+  BEARER_RE.lastIndex = from;
+  for (let m = BEARER_RE.exec(s); m !== null; m = BEARER_RE.exec(s)) secretAt(s, m.index, from);
+  let last = -1;
+  for (let i = 0; i < cStart.length; i++) {
+    if (cStart[i]! < last || (i > 0 && cStart[i] === cStart[i - 1])) continue;
+    starts.push(cStart[i]!);
+    ends.push(cEnd[i]!);
+    last = cEnd[i]!;
+  }
+}
 
 function emailTail(s: string, floor: number): number {
   return runStart(s, floor, T_EMAIL);
@@ -165,11 +278,11 @@ function secretTail(s: string, floor: number): number {
   return start;
 }
 
-export const EMAIL = detector('email', 'email', EMAIL_RE, 64 + 1 + 5 * 64 + 25, null, emailTail);
+export const EMAIL = detector('email', 'email', EMAIL_RE, 64 + 1 + 5 * 64 + 25, null, emailTail, emailMatches);
 export const PHONE = detector('phone', 'phone', PHONE_RE, 32, null, phoneTail);
 export const PAYMENT_CARD = detector('payment_card', 'payment_card', CARD_RE, 37, cardValid, cardTail);
 export const NATIONAL_ID = detector('national_id', 'national_id', NATIONAL_ID_RE, 13, null, nationalIdTail);
-export const SECRET = detector('secret', 'secret', SECRET_RE, SECRET_MAX, null, secretTail);
+export const SECRET = detector('secret', 'secret', SECRET_RE, SECRET_MAX, null, secretTail, secretMatches);
 
 const BUILT_IN: Readonly<Record<string, Detector>> = Object.freeze({
   email: EMAIL,
@@ -212,7 +325,7 @@ export function blockedTermsDetector(terms: readonly string[]): Detector {
     }
     return start;
   };
-  return Object.freeze({ label: 'blocked_terms', kind: 'blocked_terms' as const, re, maxLen, validate: null, tail });
+  return Object.freeze({ label: 'blocked_terms', kind: 'blocked_terms' as const, re, maxLen, validate: null, tail, matches: regexMatches(re) });
 }
 
 /** Problem with a custom pattern, or null: it must compile and must not match the empty string. */
@@ -232,5 +345,5 @@ export function patternProblem(pattern: string): string | null {
 export function regexDetector(label: string, pattern: string, maxLen: number): Detector {
   const re = new RegExp(pattern, 'gu');
   const tail = (s: string, floor: number): number => floor;
-  return Object.freeze({ label, kind: 'regex' as const, re, maxLen, validate: null, tail });
+  return Object.freeze({ label, kind: 'regex' as const, re, maxLen, validate: null, tail, matches: regexMatches(re) });
 }

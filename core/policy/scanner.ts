@@ -40,6 +40,8 @@ export interface FindingSink {
 const mStart: number[] = [];
 const mEnd: number[] = [];
 const mGuard: Guard[] = [];
+const fStart: number[] = [];
+const fEnd: number[] = [];
 
 /**
  * Scan `s[from..)`. Matches ending at `s.length` are final only when `final`. Returns the release point
@@ -56,22 +58,18 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
   for (let g = 0; g < guards.length; g++) {
     const guard = guards[g]!;
     const d = guard.detector;
-    const re = d.re;
-    re.lastIndex = from;
-    for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-      const a = m.index;
-      const text = m[0];
-      const b = a + text.length;
-      if (text.length === 0) {
-        re.lastIndex = b + 1;
-        continue;
-      }
+    fStart.length = 0;
+    fEnd.length = 0;
+    d.matches(s, from, fStart, fEnd);
+    for (let k = 0; k < fStart.length; k++) {
+      const a = fStart[k]!;
+      const b = fEnd[k]!;
       if (!final && b >= n) {
         // May still grow (or stop matching) with the next piece: decide then.
         if (a < release) release = a;
         continue;
       }
-      if (d.validate !== null && !d.validate(text)) continue;
+      if (d.validate !== null && !d.validate(s.slice(a, b))) continue;
       if (guard.action === ACTION_BLOCK) {
         sink.finding(guard);
         return -1;

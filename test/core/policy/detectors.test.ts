@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET, blockedTermsDetector, luhnValid, patternProblem, regexDetector, type Detector } from '../../../core/policy/detectors.js';
 
-/** The matches of `d` in `s` that pass its validator. */
+/** The matches of `d` in `s` that pass its validator, found the way the scanner finds them. */
 function matches(d: Detector, s: string): string[] {
+  const starts: number[] = [];
+  const ends: number[] = [];
+  d.matches(s, 0, starts, ends);
+  return starts.map((a, i) => s.slice(a, ends[i])).filter((m) => d.validate === null || d.validate(m));
+}
+
+/** The same, by the plain global regex (what the anchored searches must agree with). */
+function regexMatches(d: Detector, s: string, from = 0): string[] {
   const out: string[] = [];
-  d.re.lastIndex = 0;
-  for (let m = d.re.exec(s); m !== null; m = d.re.exec(s)) {
-    if (d.validate === null || d.validate(m[0])) out.push(m[0]);
-  }
+  d.re.lastIndex = from;
+  for (let m = d.re.exec(s); m !== null; m = d.re.exec(s)) out.push(m[0]);
   return out;
 }
 
@@ -20,6 +26,29 @@ describe('Luhn', () => {
     expect(luhnValid('4111111111111112')).toBe(false);
     expect(luhnValid('411111111111')).toBe(false); // 12 digits: too short
     expect(luhnValid('41111111111111111111')).toBe(false); // 20 digits: too long
+  });
+});
+
+describe('anchored searches agree with the plain regex', () => {
+  it('email and secret, on random texts built from their alphabets, from any start', () => {
+    const pieces = ['a', 'b', 'Z', '9', '.', '-', '_', '@', ' ', 'x@y.co', 'sk-', 'AKIA', 'gh', 'p_', 'Bearer ', 'bearer\t', 'eyJ', 'xox', 'b-', 'AIza', '-----BEGIN ', 'PRIVATE KEY-----', 'k_live_', 'r', 's', '0123456789abcdefghij', 'ABCDEFGHIJKLMNOP', '.com'];
+    let seed = 12345;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let t = 0; t < 400; t++) {
+      let s = '';
+      const n = 5 + rnd(40);
+      for (let i = 0; i < n; i++) s += pieces[rnd(pieces.length)];
+      const from = rnd(Math.max(1, s.length >> 2));
+      for (const d of [EMAIL, SECRET]) {
+        const starts: number[] = [];
+        const ends: number[] = [];
+        d.matches(s, from, starts, ends);
+        expect(starts.map((a, i) => s.slice(a, ends[i])), `${d.label} in ${JSON.stringify(s)} from ${from}`).toEqual(regexMatches(d, s, from));
+      }
+    }
   });
 });
 
