@@ -64,7 +64,9 @@ const autocannon = require('autocannon') as Autocannon;
 // ---------------------------------------------------------------------------------------------------
 // Settings
 
-export const TARGET_NAMES = ['direct', 'proxy', 'gateway'] as const;
+export const TARGET_NAMES = ['direct', 'proxy', 'gateway', 'gateway_policy'] as const;
+/** Measured unless --targets says otherwise (gateway_policy: the same gateway, a route with a safety policy; opt-in). */
+const DEFAULT_TARGETS: readonly TargetName[] = ['direct', 'proxy', 'gateway'];
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface MacroOptions {
@@ -100,7 +102,7 @@ const DEFAULTS: MacroOptions = {
   c1Slice: 500,
   c1Warmup: 300,
   threads: 1,
-  targets: [...TARGET_NAMES],
+  targets: [...DEFAULT_TARGETS],
   json: false,
   upstream: null,
   verbose: false,
@@ -119,6 +121,8 @@ const BENCH_KEY = 'sk-switchyard-bench';
 const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
 const PROVIDER_KEY = 'sk-bench-upstream';
 const GATEWAY_ALIAS = 'bench.fast';
+/** The same route with the default safety policy (target gateway_policy). */
+const POLICY_ALIAS = 'bench.safe';
 const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
 const READY_TIMEOUT_MS = 20_000;
@@ -302,13 +306,44 @@ routes:
     safety_policy: null
     trace_fields: [scenario_id, owner, prompt_version]
     prompt: null
+  - alias: ${POLICY_ALIAS}
+    use_case: Macro benchmark, the same request on a route with the default safety policy
+    owner: team-bench
+    route_policy:
+      lane: direct_small
+      slo: { ttft_ms: 800, latency_ms: 8000 }
+      budget: { max_cost_usd: 1 }
+      fallback: []
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx", rate_limited, connection_error]
+    pool_id: maas-bench
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [sim-openai]
+    quota: { requests_per_minute: 60000000, tokens_per_minute: 600000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: default-pii
+    trace_fields: [scenario_id, owner, prompt_version]
+    prompt: null
 
 scenarios:
   - id: bench
     owner: team-bench
     success: { within_slo: true, finish_reason: [stop, length] }
 prompts: []
-policies: []
+policies:
+  - name: default-pii
+    input:
+      - { detector: email, action: redact }
+      - { detector: phone, action: flag }
+      - { detector: payment_card, action: block }
+      - { detector: national_id, action: redact }
+      - { detector: secret, action: redact }
+    output:
+      - { detector: email, action: redact }
+      - { detector: payment_card, action: block }
+      - { detector: secret, action: block }
 `;
 }
 
@@ -370,7 +405,7 @@ function makeTarget(name: TargetName, origin: string): Target {
   return {
     name,
     origin,
-    body: requestBody(name === 'gateway' ? GATEWAY_ALIAS : PROVIDER_MODEL),
+    body: requestBody(name === 'gateway' ? GATEWAY_ALIAS : name === 'gateway_policy' ? POLICY_ALIAS : PROVIDER_MODEL),
     // The same headers to every target; only the gateway reads them.
     headers: {
       'content-type': 'application/json',
@@ -517,6 +552,10 @@ export interface MacroResult {
   direct?: TargetResult;
   proxy?: TargetResult;
   gateway?: TargetResult;
+  /** The same gateway on a route with the default safety policy (when measured). */
+  gateway_policy?: TargetResult;
+  /** gateway_policy rps ÷ gateway rps, same run. */
+  policy_vs_gateway_rps: number | null;
   gateway_vs_proxy_rps: number | null;
   gateway_added_p50_us: number | null;
   proxy_added_p50_us: number | null;
@@ -586,12 +625,14 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
       ? { pass: gAdd99 <= pAdd99 + T.maxExtraP99Us, gateway_us: gAdd99, limit_us: round1(pAdd99 + T.maxExtraP99Us) }
       : null;
   let failed = 0;
-  for (const r of [d, p, g]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
+  for (const r of [d, p, g, results.gateway_policy]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
   const clean = { pass: failed === 0, failed_requests: failed };
   const pass = rpsCheck !== null && p50Check !== null && p99Check !== null ? rpsCheck.pass && p50Check.pass && p99Check.pass && clean.pass : null;
 
+  const gp = results.gateway_policy;
   const out: MacroResult = {
     suite: 'macro',
+    policy_vs_gateway_rps: gp !== undefined && g !== undefined && g.rps > 0 ? round3(gp.rps / g.rps) : null,
     gateway_vs_proxy_rps: gwVsProxy,
     gateway_added_p50_us: gAdd50,
     proxy_added_p50_us: pAdd50,
@@ -604,6 +645,7 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
   if (d !== undefined) out.direct = d;
   if (p !== undefined) out.proxy = p;
   if (g !== undefined) out.gateway = g;
+  if (gp !== undefined) out.gateway_policy = gp;
   return out;
 }
 
@@ -614,7 +656,7 @@ function pad(s: string, n: number, right = false): string {
 export function formatTable(r: MacroResult): string {
   const lines: string[] = [];
   const cols = ['target', 'rps@' + r.settings.connections, 'p50 ms', 'p99 ms', 'c1 p50 µs', 'c1 p99 µs', 'added p50 µs', 'added p99 µs', 'failed', 'cpu µs/req', 'sim µs/req'];
-  const widths = [8, 10, 8, 8, 10, 10, 13, 13, 7, 10, 10];
+  const widths = [14, 10, 8, 8, 10, 10, 13, 13, 7, 10, 10];
   lines.push(cols.map((c, i) => pad(c, widths[i]!, i > 0)).join('  '));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   const d = r.direct;
@@ -646,6 +688,7 @@ export function formatTable(r: MacroResult): string {
     lines.push(`${mark(c.c1_added_p50.pass)}  c=1 gateway added p50 = ${c.c1_added_p50.gateway_us.toFixed(1)} µs (target <= proxy added + 50 = ${c.c1_added_p50.limit_us.toFixed(1)} µs)`);
   if (c.c1_added_p99 !== null)
     lines.push(`${mark(c.c1_added_p99.pass)}  c=1 gateway added p99 = ${c.c1_added_p99.gateway_us.toFixed(1)} µs (target <= proxy added + 250 = ${c.c1_added_p99.limit_us.toFixed(1)} µs)`);
+  if (r.policy_vs_gateway_rps !== null) lines.push(`INFO  gateway with the default safety policy rps / gateway rps = ${r.policy_vs_gateway_rps.toFixed(3)}`);
   lines.push(`${mark(c.clean.pass)}  failed requests: ${c.clean.failed_requests}`);
   lines.push(r.pass === null ? 'RESULT  incomplete (gateway, proxy and direct are all needed for a verdict)' : `RESULT  ${r.pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n') + '\n';
@@ -696,7 +739,7 @@ export function parseMacroArgs(argv: string[]): MacroOptions {
   };
   if (values.targets !== undefined) {
     const names = values.targets.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway)`);
+    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway, gateway_policy)`);
     o.targets = TARGET_NAMES.filter((n) => names.includes(n));
     if (o.targets.length === 0) throw new Error('--targets: name at least one of direct, proxy, gateway');
   }
@@ -706,6 +749,7 @@ export function parseMacroArgs(argv: string[]): MacroOptions {
 export const MACRO_USAGE = `switchyard bench macro [--json] [--duration S] [--slice S] [--warmup S] [--connections N]
     [--c1-requests N] [--c1-slice N] [--c1-warmup N] [--threads N] [--targets direct,proxy,gateway]
     [--upstream URL] [--verbose]
+  --targets may add gateway_policy: the same gateway on a route with the default safety policy.
   Starts the simulator, the reference proxy and the gateway (from dist/) as child processes and measures
   each at --connections (default 64) for --duration seconds (default 10) and at concurrency 1
   (--c1-requests, default 5000), alternating targets in slices. Exit 0 when the issue-2 targets are met
@@ -820,17 +864,17 @@ export async function runMacro(argv: string[]): Promise<number> {
       progress('starting the reference proxy');
       starts.push(startProxy(children, sim, opts.verbose).then((u) => void (origins.proxy = u)));
     }
-    if (opts.targets.includes('gateway')) {
+    if (opts.targets.includes('gateway') || opts.targets.includes('gateway_policy')) {
       progress(`starting the gateway (--threads ${opts.threads})`);
       starts.push(startGateway(children, sim, opts.threads, workdir, opts.verbose).then((u) => void (origins.gateway = u)));
     }
     await Promise.all(starts);
     const pidOf = (name: string): number | null => children.find((c) => c.name === name)?.proc.pid ?? null;
     for (const name of opts.targets) {
-      progress(`${name} at ${origins[name]}`);
-      const t = makeTarget(name, origins[name]!);
+      progress(`${name} at ${name === 'gateway_policy' ? origins.gateway : origins[name]}`);
+      const t = makeTarget(name, name === 'gateway_policy' ? origins.gateway! : origins[name]!);
       t.simPid = pidOf('simulator');
-      t.pid = name === 'direct' ? t.simPid : pidOf(name);
+      t.pid = name === 'direct' ? t.simPid : pidOf(name === 'gateway_policy' ? 'gateway' : name);
       targets.push(t);
     }
     for (const t of targets) await probe(t);
