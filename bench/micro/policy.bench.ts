@@ -83,7 +83,7 @@ export async function run(): Promise<MicroResult[]> {
     .add('stream chunk: OpenAI translator push (reference)', () => {
       sink += translator.push(upstream[k++ % upstream.length]!).length;
     })
-    .add('stream chunk: output guards, SSE event (parse, scan, serialize)', () => {
+    .add('stream chunk: output guards on one SSE text event', () => {
       sink += filter.push(events[k++ % events.length]!).length;
     })
     .add('stream chunk: output scanner alone (one word)', () => {

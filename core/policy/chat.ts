@@ -126,6 +126,19 @@ export function checkCompletion(run: PolicyRun, out: Buffer | string, request: C
   return changed ? JSON.stringify(body) : out;
 }
 
+const TEXT_DELTA = '"delta":{"content":"';
+const TEXT_DELTA_END = '},"finish_reason":null}';
+
+/** Index of the closing quote of the JSON string whose content starts at `start`, or -1. */
+function stringEnd(s: string, start: number): number {
+  for (let i = start; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92) i++;
+    else if (c === 34) return i;
+  }
+  return -1;
+}
+
 interface ChoiceState {
   scanner: StreamScanner | null;
   /** Tool calls being streamed, by their index: held until the choice finishes and they are checked. */
@@ -230,7 +243,32 @@ export class ChatStreamFilter {
     return calls;
   }
 
+  /**
+   * The hot path for the common event: one choice, a text-only delta, no finish reason. The text is
+   * scanned and spliced back in place (no parse of the whole event, no re-serialization); the event is
+   * dropped when everything in it is held back. Undefined for any other shape (the caller parses it).
+   * A JSON string cannot hold a bare quote, so the key patterns match keys, not text inside content.
+   */
+  private textEvent(payload: string): string | null | undefined {
+    const d = payload.indexOf(TEXT_DELTA);
+    if (d < 0 || payload.indexOf(TEXT_DELTA, d + 1) >= 0) return undefined;
+    const start = d + TEXT_DELTA.length;
+    const end = stringEnd(payload, start);
+    if (end < 0 || !payload.startsWith(TEXT_DELTA_END, end + 1) || payload.indexOf('"index":0,', 0) < 0 || payload.indexOf('"index":', payload.indexOf('"index":') + 1) >= 0) return undefined;
+    const s = this.state(0);
+    if (s.scanner === null) return 'data: ' + payload + '\n\n';
+    const raw = payload.slice(start, end);
+    const text = raw.indexOf('\\') < 0 ? raw : (JSON.parse('"' + raw + '"') as string);
+    const out = s.scanner.push(text);
+    if (out === null) return this.stop();
+    if (out === '') return '';
+    if (out === text) return 'data: ' + payload + '\n\n';
+    return 'data: ' + payload.slice(0, start - 1) + JSON.stringify(out) + payload.slice(end + 1) + '\n\n';
+  }
+
   private event(payload: string): string | null {
+    const fast = this.textEvent(payload);
+    if (fast !== undefined) return fast;
     let chunk: { choices?: Array<{ index?: number; delta?: Obj; finish_reason?: string | null }>; usage?: unknown; error?: unknown };
     try {
       chunk = JSON.parse(payload);

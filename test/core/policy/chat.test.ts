@@ -88,6 +88,23 @@ describe('ChatStreamFilter', () => {
     expect(JSON.parse(out.split('\n\n').filter((e) => e.includes('"finish_reason":"stop"'))[0]!.slice(6)).model).toBe('a');
   });
 
+  it('handles escaped text (quotes, newlines, non-ASCII) on the fast path and the parsed path alike', () => {
+    const pieces = ['Line "one"\n', 'é mail: a', 'l@example.', 'com\tend ✓'];
+    const expected = 'Line "one"\né mail: [REDACTED:email]\tend ✓';
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    let out = '';
+    for (const p of pieces) out += f.push(text(p));
+    out += f.push(ev('{}', 'stop'));
+    expect(assemble(out).content).toBe(expected);
+    // Pretty-printed events take the parsed path.
+    const g = new ChatStreamFilter(run({ output: [{ detector: 'email', action: 'redact' }] }), req);
+    let out2 = '';
+    for (const p of pieces) out2 += g.push('data: ' + JSON.stringify(JSON.parse(text(p).slice(6)), null, 1).replace(/\n/g, ' ') + '\n\n');
+    out2 += g.push(ev('{}', 'stop'));
+    expect(assemble(out2).content).toBe(expected);
+  });
+
   it('on a block, returns what came before the offending event and then nothing', () => {
     const r = run({ output: [{ detector: 'secret', action: 'block' }] });
     const f = new ChatStreamFilter(r, req);
