@@ -61,11 +61,11 @@ async function streamed(
   return { text, calls, error: null, finish };
 }
 
-describe('safety policies through the openai SDK (uws ingress)', () => {
+describe.each(['uws', 'node'] as const)('safety policies through the openai SDK (%s ingress)', (transport) => {
   let s: Stack;
   let client: OpenAI;
   beforeAll(async () => {
-    s = await startStack('uws', policyConfigYaml());
+    s = await startStack(transport, policyConfigYaml());
     client = new OpenAI({ apiKey: DEMO_KEY, baseURL: s.url + '/v1', maxRetries: 0 });
   });
   afterAll(async () => {
