@@ -646,8 +646,11 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks = EMPTY_CHUNKS;
     let out: Buffer | string;
+    let checked: Buffer | string | null = null;
     try {
       out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
+      // Output guards and tool rules (the error of an unreadable answer never carries its text).
+      if (this.policy !== null && this.policy.checksOutput) checked = checkCompletion(this.policy, out, this.body!);
     } catch {
       return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
     }
@@ -655,7 +658,6 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.gw.health.success(this.member!);
     this.finishAccounting();
     if (this.policy !== null && this.policy.checksOutput) {
-      const checked = checkCompletion(this.policy, out, this.body!);
       if (checked === null) {
         this.trace.stop_reason = 'policy_violation';
         this.fail('policy_violation', this.policy.blocked!);

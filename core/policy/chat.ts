@@ -95,7 +95,13 @@ function views(calls: readonly ToolCallWire[]): ToolCallView[] {
  * to send (the same value when nothing changed), or null when blocked.
  */
 export function checkCompletion(run: PolicyRun, out: Buffer | string, request: ChatCompletionRequest): Buffer | string | null {
-  const body = JSON.parse(typeof out === 'string' ? out : out.toString('utf8')) as { choices?: Array<{ message?: Obj }> };
+  let body: { choices?: Array<{ message?: Obj }> };
+  try {
+    body = JSON.parse(typeof out === 'string' ? out : out.toString('utf8'));
+  } catch {
+    // V8's JSON errors quote the text: never let that reach a log.
+    throw new Error('the answer is not valid JSON');
+  }
   const choices = Array.isArray(body.choices) ? body.choices : [];
   let changed = false;
   let calls: ToolCallWire[] = [];
@@ -218,7 +224,7 @@ export class ChatStreamFilter {
         delta.tool_calls = calls;
       }
       if (delta.content !== undefined || delta.tool_calls !== undefined) {
-        out += 'data: ' + JSON.stringify({ object: 'chat.completion.chunk', choices: [{ index: i, delta, finish_reason: null }] }) + '\n\n';
+        out += 'data: ' + JSON.stringify({ object: 'chat.completion.chunk', model: this.request.model, choices: [{ index: i, delta, finish_reason: null }] }) + '\n\n';
       }
     }
     return out;
@@ -273,7 +279,9 @@ export class ChatStreamFilter {
     try {
       chunk = JSON.parse(payload);
     } catch {
-      return 'data: ' + payload + '\n\n';
+      // Fail closed: what cannot be read cannot be checked.
+      this.run.unreadable();
+      return this.stop();
     }
     if (chunk === null || typeof chunk !== 'object' || !Array.isArray(chunk.choices) || chunk.error !== undefined) return 'data: ' + payload + '\n\n';
     const choices = chunk.choices;

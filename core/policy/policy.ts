@@ -251,6 +251,12 @@ export class PolicyRun implements FindingSink {
     return false;
   }
 
+  /** An answer event that could not be parsed: blocked (fail closed), recorded as `output:unreadable`. */
+  unreadable(): void {
+    this.record(STAGE_OUTPUT, 'unreadable', ACTION_BLOCK);
+    if (this.blocked === null) this.blocked = `Blocked by safety policy '${this.policy.name}': the answer could not be checked.`;
+  }
+
   /** Scan one input text: the text to send upstream (redacted where a guard says so), or null when blocked. */
   inputText(text: string): string | null {
     const set = this.policy.input;

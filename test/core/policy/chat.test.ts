@@ -140,6 +140,19 @@ describe('ChatStreamFilter', () => {
     expect(r.blocked).toContain('$.id: required');
   });
 
+  it('fails closed on an event it cannot parse', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    expect(f.push(text('fine ') + 'data: {"choices":[{"delta":{"content":"a@example.com"}}\n\n')).toBe(text('fine '));
+    expect(f.blocked).toBe(true);
+    expect(r.blocked).toBe("Blocked by safety policy 'p': the answer could not be checked.");
+  });
+
+  it('an unparsable completion body throws without quoting it', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    expect(() => checkCompletion(r, '{"choices":[secret-text-here', { model: 'a', messages: [] } as unknown as ChatCompletionRequest)).toThrow(/^the answer is not valid JSON$/);
+  });
+
   it('passes usage-only chunks and error events through', () => {
     const r = run({ output: [{ detector: 'email', action: 'redact' }] });
     const f = new ChatStreamFilter(r, req);
