@@ -529,7 +529,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       job.error = { code: 'upstream_bad_response', message: 'The provider returned a malformed batch result.' };
       this.trace.status = 502;
       this.trace.error_code = 'upstream_bad_response';
-      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).message}\n`);
+      // The error's name only: V8's JSON errors quote the text, which may hold what a policy guards.
+      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).name}\n`);
     }
     this.settle();
   }
