@@ -5,6 +5,7 @@
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
 import { CellAllocator } from '../limits/cells.js';
 import { compilePolicy, RouteSafety, type CompiledPolicy } from '../policy/policy.js';
+import { compileScenarios } from '../scenarios/scenarios.js';
 import type { Config, RouteConfig } from './schema.js';
 import type {
   KeyRecord,
@@ -148,6 +149,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         response: r.cache?.response ? Object.freeze({ ttlS: r.cache.response.ttl_s }) : null,
       }),
       requireScenario: r.require_scenario,
+      retryOnQuality: r.retry_on.includes('quality_failure'),
       tenants: r.tenants === undefined ? null : new Set(r.tenants),
       limits: cells.routeQuota(r.alias, r.quota.requests_per_minute, r.quota.tokens_per_minute),
     });
@@ -187,7 +189,8 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     providers,
     pools,
     policies,
-    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes }),
+    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes, unknownScenario: config.server.unknown_scenario }),
+    scenarios: compileScenarios(config.scenarios),
     limits: Object.freeze({
       cells: Object.freeze([...cells.cells]),
       store: config.limits.store ?? (redisUrl !== null ? 'redis' : 'shared'),
