@@ -138,6 +138,25 @@ describe.each(['uws', 'node'] as const)('safety policies through the openai SDK 
       expect(s1.error).toBeNull();
       expect(s1.text).toBe(expected);
       expect(s1.finish).toBe('stop');
+      await eventually(() => lastTrace().stream && lastTrace().status === 200);
+      expect(lastTrace().policy_violations).toEqual(['pii:output:email:redact', 'pii:output:national_id:redact']);
+    });
+
+    it('a filtered stream still ends with the usage chunk the client asked for', async () => {
+      const stream = await client.chat.completions.create({
+        model: 'safe.chat',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: say('write to ops@example.org') }],
+      });
+      let text = '';
+      let usage: OpenAI.CompletionUsage | null | undefined = null;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        if (chunk.usage) usage = chunk.usage;
+      }
+      expect(text).toBe('write to [REDACTED:email]');
+      expect(usage?.completion_tokens).toBeGreaterThan(0);
     });
 
     it('block mid-stream: an error event ends the stream, no byte of the card reaches the client', async () => {
