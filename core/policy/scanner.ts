@@ -46,7 +46,9 @@ const fEnd: number[] = [];
 /**
  * Scan `s[from..)`. Matches ending at `s.length` are final only when `final`. Returns the release point
  * (everything before it is settled), fills the scratch arrays with the matches found, and returns -1
- * when a blocking guard fired (its guard reported to `sink`).
+ * when a blocking guard fired. The block is the earliest blocking match by position (ties: guard order),
+ * decided only once no unfinished blocking match starts before it; the findings before it are reported
+ * first. So a stream, whatever its pieces, reports exactly what a whole-text scan does.
  */
 function scan(set: GuardSet, s: string, from: number, final: boolean, sink: FindingSink): number {
   mStart.length = 0;
@@ -54,6 +56,9 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
   mGuard.length = 0;
   const n = s.length;
   let release = n;
+  let blockAt = n + 1;
+  let blockGuard: Guard | null = null;
+  let pendingBlock = n + 1;
   const guards = set.guards;
   for (let g = 0; g < guards.length; g++) {
     const guard = guards[g]!;
@@ -67,12 +72,16 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
       if (!final && b >= n) {
         // May still grow (or stop matching) with the next piece: decide then.
         if (a < release) release = a;
+        if (guard.action === ACTION_BLOCK && a < pendingBlock) pendingBlock = a;
         continue;
       }
       if (d.validate !== null && !d.validate(s.slice(a, b))) continue;
       if (guard.action === ACTION_BLOCK) {
-        sink.finding(guard);
-        return -1;
+        if (a < blockAt) {
+          blockAt = a;
+          blockGuard = guard;
+        }
+        continue;
       }
       mStart.push(a);
       mEnd.push(b);
@@ -83,6 +92,11 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
       const t = d.tail(s, floor);
       if (t < release) release = t;
     }
+  }
+  if (blockGuard !== null && blockAt <= pendingBlock) {
+    emit(s, from, blockAt, sink); // the findings before the blocked text
+    sink.finding(blockGuard);
+    return -1;
   }
   if (release < from) release = from;
   // A match that began before the release point but ends after it moves the point back to its start.

@@ -104,6 +104,55 @@ describe('streams', () => {
     }
   });
 
+  it('random texts in random pieces: the stream always equals the whole-text scan', () => {
+    const fragments = [
+      'hello ', 'world', ' ', '.', ',', '\n', 'a@b.co', 'bob.smith@example.com', '@', 'example', '.com', '+1 ', '415', '-555-', '0100', '(415) ',
+      '4111 1111 1111 1111', '4111', ' 1111', '123-45-', '6789', 'AB 12 34 56 C', 'sk-proj-', 'abcdefghijklmnop', '1234', 'Bearer ', 'bearer',
+      'AKIAIOSFODNN7EXAMPLE', 'Project ', 'Falcon', 'project falcon', '-----BEGIN ', 'RSA PRIVATE KEY-----', 'TKT-', '123456', 'é', '✓',
+    ];
+    const spec: Omit<PolicySpec, 'name'> = {
+      output: [
+        { detector: 'email', action: 'redact' },
+        { detector: 'phone', action: 'flag' },
+        { detector: 'payment_card', action: 'redact' },
+        { detector: 'national_id', action: 'redact' },
+        { detector: 'secret', action: 'redact' },
+        { detector: 'blocked_terms', action: 'redact', terms: ['project falcon'] },
+        { detector: 'regex', action: 'redact', pattern: 'TKT-\\d{6}', name: 'ticket', max_length: 10 },
+      ],
+    };
+    const blocking: Omit<PolicySpec, 'name'> = { output: [{ detector: 'email', action: 'flag' }, { detector: 'payment_card', action: 'block' }, { detector: 'secret', action: 'block' }] };
+    let seed = 7;
+    const rnd = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    for (let t = 0; t < 300; t++) {
+      let text = '';
+      const n = 3 + rnd(25);
+      for (let i = 0; i < n; i++) text += fragments[rnd(fragments.length)];
+      for (const sp of [spec, blocking]) {
+        const whole = run(sp);
+        const expected = whole.outputText(text);
+        const r = run(sp);
+        const sc = r.outputStream()!;
+        let out: string | null = '';
+        for (let i = 0; i < text.length && out !== null; ) {
+          const k = 1 + rnd(9);
+          const piece = sc.push(text.slice(i, i + k));
+          out = piece === null ? null : out + piece;
+          i += k;
+        }
+        if (out !== null) {
+          const tail = sc.end();
+          out = tail === null ? null : out + tail;
+        }
+        expect(out, JSON.stringify(text)).toBe(expected);
+        expect([...r.entries].sort(), JSON.stringify(text)).toEqual([...whole.entries].sort());
+      }
+    }
+  });
+
   it('a secret straddling pieces never has a byte released before it is redacted', () => {
     const secret = 'sk-proj-CANARYabcdefghijklmnop';
     const r = run(PII_OUT);
