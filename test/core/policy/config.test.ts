@@ -1,6 +1,10 @@
 // `policies:` in config: checked with line numbers like every other problem, compiled once into the Plan.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { compilePlan, parseConfigText } from '../../../core/index.js';
+import { runCheck } from '../../../cli/check.js';
 import { routeYaml, testConfigYaml } from '../../helpers/stack.js';
 
 const URLS = new Map([['sim', 'http://127.0.0.1:9/v1']]);
@@ -72,5 +76,21 @@ describe('policies in config', () => {
     const r = parseConfigText(withPolicies(`policies:\n  - name: p\n    inputs: []\n`));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.problems[0]).toMatch(/^policies\.0\.inputs: unknown field \(did you mean "input"\?\)/);
+  });
+
+  it('switchyard check lists policy problems, one per line with its line, and exits 1', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'switchyard-policy-check-')), 'bad.yaml');
+    writeFileSync(file, withPolicies(`policies:\n  - name: p\n    input:\n      - { detector: regex, pattern: "(", action: block }\n`));
+    let err = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      err += String(chunk);
+      return true;
+    });
+    try {
+      expect(await runCheck([file])).toBe(1);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err).toMatch(/^policies\.0\.input\.0\.pattern: invalid regular expression: .+ \(line \d+\)$/m);
   });
 });
