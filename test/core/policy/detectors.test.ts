@@ -100,6 +100,10 @@ describe('detectors', () => {
       '-----BEGIN RSA PRIVATE KEY-----',
       'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U',
     ]);
+    // Alone in a short text (the quick pre-check must let each kind through).
+    for (const k of ['AKIAIOSFODNN7EXAMPLE', 'ASIAIOSFODNN7EXAMPLE', 'AIzaSyA01234567890abcdefghijklmnopqrstu', 'sk-proj-abcdefghijklmnop1234', 'rk_live_abcdefghijklmnop12', 'ghp_0123456789abcdefghijABCDEFGHIJ012345', 'xoxb-1234567890', 'Bearer abcdefghijklmnopqrstu', 'eyJhbGciOiJIUzI1.eyJzdWIiOiIx.dozjgNryP4J3']) {
+      expect(matches(SECRET, k), k).toEqual([k]);
+    }
     expect(matches(SECRET, 'the task-list, sk-short, risk-assessment-document, a bearer of news, AKIA-not-a-key, desk-organizer-for-home')).toEqual([]);
   });
 
