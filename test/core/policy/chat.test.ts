@@ -71,6 +71,24 @@ describe('checkCompletion', () => {
   });
 });
 
+describe('checkCompletion: in-place and parsed paths agree', () => {
+  it('one compact choice (in place), pretty-printed and several choices (parsed)', () => {
+    const req = { model: 'a', messages: [] } as unknown as ChatCompletionRequest;
+    const content = 'Line "one"\né mail: al@example.com\tend ✓';
+    const expected = 'Line "one"\né mail: [REDACTED:email]\tend ✓';
+    const compact = JSON.stringify({ id: 'x', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: { prompt_tokens: 1 } });
+    const pretty = JSON.stringify(JSON.parse(compact), null, 2);
+    const two = JSON.stringify({ id: 'x', choices: [0, 1].map((i) => ({ index: i, message: { role: 'assistant', content }, finish_reason: 'stop' })) });
+    for (const body of [compact, Buffer.from(compact), pretty, two]) {
+      const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+      const out = JSON.parse(String(checkCompletion(r, body, req)));
+      for (const c of out.choices) expect(c.message.content).toBe(expected);
+      expect(out.usage?.prompt_tokens ?? 1).toBe(1);
+      expect(r.entries).toEqual(['p:output:email:redact']);
+    }
+  });
+});
+
 describe('ChatStreamFilter', () => {
   const req = { model: 'a', messages: [], tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', required: ['id'] } } }] } as unknown as ChatCompletionRequest;
 
