@@ -158,6 +158,22 @@ describe('ChatStreamFilter', () => {
     expect(r.blocked).toContain('$.id: required');
   });
 
+  it('keeps one scanner per choice when several are streamed (n > 1)', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    const two = (a: string, b: string, finish: string | null = null): string =>
+      `data: {"id":"c1","object":"chat.completion.chunk","created":1,"model":"a","choices":[{"index":0,"delta":{"content":${JSON.stringify(a)}},"finish_reason":${finish === null ? 'null' : `"${finish}"`}},{"index":1,"delta":{"content":${JSON.stringify(b)}},"finish_reason":${finish === null ? 'null' : `"${finish}"`}}]}\n\n`;
+    let out = f.push(two('mail x@exa', 'call '));
+    out += f.push(two('mple.com now', 'y@example.org'));
+    out += f.push(two('', '', 'stop'));
+    const texts = ['', ''];
+    for (const e of out.split('\n\n')) {
+      if (!e.startsWith('data: {')) continue;
+      for (const c of JSON.parse(e.slice(6)).choices) texts[c.index] += c.delta?.content ?? '';
+    }
+    expect(texts).toEqual(['mail [REDACTED:email] now', 'call [REDACTED:email]']);
+  });
+
   it('fails closed on an event it cannot parse', () => {
     const r = run({ output: [{ detector: 'email', action: 'redact' }] });
     const f = new ChatStreamFilter(r, req);
