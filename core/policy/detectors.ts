@@ -151,25 +151,27 @@ const EMAIL_RE = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Z
 const PHONE_RE = /(?<![\w+])(?:\+\d{1,3}[ .-]?\(?\d{1,4}\)?(?:[ .-]?\d{2,4}){2,4}|(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4})(?![\w])/g;
 const CARD_RE = /(?<![\d.-])\d(?:[ -]?\d){12,18}(?![\d])/g;
 const NATIONAL_ID_RE = /(?<![\w-])(?:(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}|[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D])(?![\w-])/g;
-// API keys of common providers, bearer tokens, JWTs and PEM private key headers.
+// API keys of common providers, bearer tokens, JWTs and PEM private key headers. Upper bounds are generous
+// (a key longer than its bound would not match at all, the trailing look-ahead refusing a cut token);
+// SECRET_MAX bounds the longest match, what a stream may hold back.
 const SECRET_RE = new RegExp(
   [
-    'sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{16,200}',
-    '[rs]k_(?:live|test)_[A-Za-z0-9]{16,200}',
+    'sk-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_-]{16,1000}',
+    '[rs]k_(?:live|test)_[A-Za-z0-9]{16,1000}',
     '(?:AKIA|ASIA)[0-9A-Z]{16}',
-    'gh[pousr]_[A-Za-z0-9]{36,200}',
-    'github_pat_[A-Za-z0-9_]{22,200}',
-    'xox[abposr]-[A-Za-z0-9-]{10,200}',
+    'gh[pousr]_[A-Za-z0-9]{36,255}',
+    'github_pat_[A-Za-z0-9_]{22,255}',
+    'xox[abposr]-[A-Za-z0-9-]{10,255}',
     'AIza[0-9A-Za-z_-]{35}',
-    'eyJ[A-Za-z0-9_-]{8,300}\\.eyJ[A-Za-z0-9_-]{8,600}\\.[A-Za-z0-9_-]{8,300}',
-    '[Bb]earer[ \\t]+[A-Za-z0-9._~+/=-]{16,400}',
+    'eyJ[A-Za-z0-9_-]{8,1000}\\.eyJ[A-Za-z0-9_-]{8,2000}\\.[A-Za-z0-9_-]{8,1000}',
+    '(?:[Bb]earer|BEARER)[ \\t]+[A-Za-z0-9._~+/=-]{16,1000}',
     '-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY-----',
   ]
     .map((p) => '(?<![A-Za-z0-9_-])' + p)
     .join('|') + '(?![A-Za-z0-9_-])',
   'g',
 );
-const SECRET_MAX = 1250;
+const SECRET_MAX = 4010;
 const EMAIL_STICKY = sticky(EMAIL_RE);
 const SECRET_STICKY = sticky(SECRET_RE);
 const T_EMAIL_LOCAL = table(ALNUM + '._%+-');
@@ -210,7 +212,7 @@ const SECRET_ANCHORS: ReadonlyArray<readonly [string, number]> = [
   ['AIza', 0],
   ['J', 2], // eyJ
 ];
-const BEARER_RE = /[Bb]earer/g;
+const BEARER_RE = /[Bb]earer|BEARER/g;
 const cStart: number[] = [];
 const cEnd: number[] = [];
 
@@ -234,7 +236,7 @@ function secretAt(s: string, start: number, from: number): void {
 
 /** Secrets: candidates at their anchors, then the sticky regex at each; in order, without overlaps. */
 /** Every secret holds one of these: a short text without any has none (the stream's usual piece). */
-const SECRET_HINT_RE = /[-_J]|A(?:KIA|SIA|Iza)|[Bb]earer/;
+const SECRET_HINT_RE = /[-_J]|A(?:KIA|SIA|Iza)|[Bb]earer|BEARER/;
 
 function secretMatches(s: string, from: number, starts: number[], ends: number[]): void {
   if (s.length - from < 256 && !SECRET_HINT_RE.test(from === 0 ? s : s.slice(from))) return;

@@ -104,6 +104,9 @@ describe('detectors', () => {
     for (const k of ['AKIAIOSFODNN7EXAMPLE', 'ASIAIOSFODNN7EXAMPLE', 'AIzaSyA01234567890abcdefghijklmnopqrstu', 'sk-proj-abcdefghijklmnop1234', 'rk_live_abcdefghijklmnop12', 'ghp_0123456789abcdefghijABCDEFGHIJ012345', 'xoxb-1234567890', 'Bearer abcdefghijklmnopqrstu', 'eyJhbGciOiJIUzI1.eyJzdWIiOiIx.dozjgNryP4J3']) {
       expect(matches(SECRET, k), k).toEqual([k]);
     }
+    const long = 'sk-proj-' + 'a1B2'.repeat(150); // 608 characters
+    expect(matches(SECRET, `key ${long} end`)).toEqual([long]);
+    expect(matches(SECRET, 'AUTHORIZATION: BEARER abcdefghijklmnopqrstuvwx')).toEqual(['BEARER abcdefghijklmnopqrstuvwx']);
     expect(matches(SECRET, 'the task-list, sk-short, risk-assessment-document, a bearer of news, AKIA-not-a-key, desk-organizer-for-home')).toEqual([]);
   });
 
