@@ -14,7 +14,7 @@
 // guard, never the matched text).
 export { DETECTOR_KINDS, luhnValid, type Detector, type DetectorKind } from './detectors.js';
 export { ACTION_NAMES, GuardSet, StreamScanner, scanText, type ActionName, type Guard, type FindingSink } from './scanner.js';
-export { schemaProblem, validateJson } from './json-schema.js';
+export { ToolSchema, schemaNames, schemaProblem, scrubProblem, toolSchema } from './json-schema.js';
 export {
   CompiledPolicy,
   PolicyRun,

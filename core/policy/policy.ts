@@ -15,7 +15,7 @@ import {
   type DetectorKind,
 } from './detectors.js';
 import { ACTION_BLOCK, ACTION_FLAG, ACTION_NAMES, ACTION_REDACT, GuardSet, scanText, StreamScanner, type ActionCode, type FindingSink, type Guard } from './scanner.js';
-import { schemaProblem, validateJson } from './json-schema.js';
+import { schemaProblem, toolSchema, type ToolSchema } from './json-schema.js';
 
 // ---- what config states (the shape of the `policies:` entries after validation) ----------------------
 
@@ -57,8 +57,8 @@ export class ToolPolicy {
     readonly sideEffecting: ReadonlySet<string>,
     /** Most tool calls in one answer; -1 = no limit. */
     readonly maxCalls: number,
-    /** Argument schemas from config, by tool name (else the request's own tool definition applies). */
-    readonly schemas: ReadonlyMap<string, unknown>,
+    /** Argument schemas from config, compiled, by tool name (else the request's own tool definition applies). */
+    readonly schemas: ReadonlyMap<string, ToolSchema>,
   ) {}
 }
 
@@ -112,7 +112,7 @@ export function compilePolicy(spec: PolicySpec): CompiledPolicy {
             t.allowed === undefined ? null : new Set(t.allowed),
             new Set(t.side_effecting ?? []),
             t.max_calls ?? -1,
-            new Map(Object.entries(t.schemas ?? {})),
+            new Map(Object.entries(t.schemas ?? {}).map(([name, schema]) => [name, toolSchema(schema)])),
           );
     return new CompiledPolicy(spec.name, compileGuards(spec.input), compileGuards(spec.output), spec.max_input_tokens ?? 0, tools);
   } catch (err) {
@@ -216,6 +216,8 @@ export class PolicyRun implements FindingSink {
   blocked: string | null = null;
   /** Side-effecting tools the request approved. */
   approved: ReadonlySet<string> | null = null;
+  /** The request's own tool schemas, compiled on first use (null: none, or not usable). */
+  private declaredSchemas: Map<string, ToolSchema | null> | null = null;
 
   constructor(safety: RouteSafety) {
     this.safety = safety;
@@ -309,13 +311,13 @@ export class PolicyRun implements FindingSink {
         if (side && (this.approved === null || !this.approved.has(name))) {
           return this.blockTool('approval_required', `tool '${safeName(name)}' has side effects and the request did not approve it (metadata.approved_tools).`);
         }
-        const schema = tools.schemas.get(name) ?? declared(name);
-        if (schema !== undefined && schema !== null) {
+        const schema = tools.schemas.get(name) ?? this.declaredSchema(name, declared);
+        if (schema !== null) {
           let value: unknown;
           let problem: string | null;
           try {
             value = JSON.parse(c.arguments === '' ? '{}' : c.arguments);
-            problem = validateJson(schema, value);
+            problem = schema.problem(value);
           } catch {
             problem = 'not valid JSON';
           }
@@ -327,6 +329,25 @@ export class PolicyRun implements FindingSink {
       out[i] = args;
     }
     return out;
+  }
+
+  /** The request's schema for tool `name`, compiled once per request; null when it declares none usable. */
+  private declaredSchema(name: string, declared: (name: string) => unknown): ToolSchema | null {
+    if (this.declaredSchemas === null) this.declaredSchemas = new Map();
+    let s = this.declaredSchemas.get(name);
+    if (s === undefined) {
+      const raw = declared(name);
+      s = null;
+      if (raw !== undefined && raw !== null) {
+        try {
+          s = toolSchema(raw);
+        } catch {
+          s = null; // a schema the validator cannot use: the provider judged the request, the rules above still apply
+        }
+      }
+      this.declaredSchemas.set(name, s);
+    }
+    return s;
   }
 
   /** Copy the findings to the trace and count them (labels from config only). */

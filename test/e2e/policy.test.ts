@@ -237,7 +237,7 @@ describe.each(['uws', 'node'] as const)('safety policies through the openai SDK 
       const args = '{"to":"someone@evil.test","body":"hi"}';
       const extra = { metadata: { approved_tools: 'send_email' } };
       const whole = await policyError(client.chat.completions.create(ask('mail ' + toolArgs(args), 'send_email', extra)));
-      expect(whole.message).toContain('do not match its schema ($.to: does not match the required pattern)');
+      expect(whole.message).toContain('do not match its schema ($.to: does not match the pattern ^[^@]+@example\\.com$)');
       expect(whole.message).not.toContain('evil');
       const st = await streamed(client, ask('mail ' + toolArgs(args), 'send_email', extra));
       expect(st.error?.code).toBe('policy_violation');

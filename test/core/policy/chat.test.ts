@@ -155,7 +155,7 @@ describe('ChatStreamFilter', () => {
     out += f.push(ev('{}', 'tool_calls'));
     expect(f.blocked).toBe(true);
     expect(assemble(out).calls).toEqual([]);
-    expect(r.blocked).toContain('$.id: required');
+    expect(r.blocked).toContain("($: missing required property 'id')");
   });
 
   it('keeps one scanner per choice when several are streamed (n > 1)', () => {

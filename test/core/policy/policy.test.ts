@@ -243,12 +243,12 @@ describe('tool calls', () => {
     const r = run(spec);
     r.approved = new Set(['send_email']);
     expect(r.toolCalls([{ name: 'send_email', arguments: '{"to":"secret-person@evil.test"}' }], noDeclared)).toBeNull();
-    expect(r.blocked).toContain("arguments of tool 'send_email' do not match its schema ($.to: does not match the required pattern)");
+    expect(r.blocked).toContain("arguments of tool 'send_email' do not match its schema ($.to: does not match the pattern ^[^@]+@example\\.com$)");
     expect(r.blocked).not.toContain('evil');
     const d = run(spec);
     const declared = (name: string): unknown => (name === 'search_docs' ? { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] } : undefined);
     expect(d.toolCalls([{ name: 'search_docs', arguments: '{"query":"x"}' }], declared)).toBeNull();
-    expect(d.blocked).toContain('$.q: required');
+    expect(d.blocked).toContain("$: missing required property 'q'");
     const bad = run(spec);
     expect(bad.toolCalls([{ name: 'search_docs', arguments: '{"q":' }], declared)).toBeNull();
     expect(bad.blocked).toContain('not valid JSON');
