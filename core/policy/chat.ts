@@ -136,7 +136,7 @@ export function checkCompletion(run: PolicyRun, out: Buffer | string, request: C
 }
 
 const TEXT_DELTA = '"delta":{"content":"';
-const TEXT_DELTA_END = '},"finish_reason":null}';
+const UNFINISHED = '"finish_reason":null}';
 
 /** Index of the closing quote of the JSON string whose content starts at `start`, or -1. */
 function stringEnd(s: string, start: number): number {
@@ -284,7 +284,9 @@ export class ChatStreamFilter {
     if (d < 0 || payload.indexOf(TEXT_DELTA, d + 1) >= 0) return undefined;
     const start = d + TEXT_DELTA.length;
     const end = stringEnd(payload, start);
-    if (end < 0 || !payload.startsWith(TEXT_DELTA_END, end + 1) || payload.indexOf('"index":0,', 0) < 0 || payload.indexOf('"index":', payload.indexOf('"index":') + 1) >= 0) return undefined;
+    // The delta closes right after its text (no role, no tool calls), the choice has not finished (OpenAI
+    // puts `"logprobs":null` between), and there is one choice.
+    if (end < 0 || payload.charCodeAt(end + 1) !== 125 || payload.indexOf(UNFINISHED, end) < 0 || payload.indexOf('"index":0,', 0) < 0 || payload.indexOf('"index":', payload.indexOf('"index":') + 1) >= 0) return undefined;
     const s = this.state(0);
     if (s.scanner === null) return 'data: ' + payload + '\n\n';
     const raw = payload.slice(start, end);

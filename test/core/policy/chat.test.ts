@@ -123,6 +123,19 @@ describe('ChatStreamFilter', () => {
     expect(assemble(out2).content).toBe(expected);
   });
 
+  it('takes OpenAI chunks with logprobs and usage on the in-place path', () => {
+    const r = run({ output: [{ detector: 'email', action: 'redact' }] });
+    const f = new ChatStreamFilter(r, req);
+    const oa = (t: string): string =>
+      `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"a","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":${JSON.stringify(t)}},"logprobs":null,"finish_reason":null}],"usage":null}\n\n`;
+    const plain = oa(' hello');
+    let out = f.push(plain);
+    expect(assemble(out).content).toBe(' '); // the word may still become an email: held
+    out += f.push(oa(' a@example.com')) + f.push(oa(' bye')) + f.push(ev('{}', 'stop'));
+    expect(assemble(out).content).toBe(' hello [REDACTED:email] bye');
+    expect(out).toContain('"logprobs":null');
+  });
+
   it('on a block, returns what came before the offending event and then nothing', () => {
     const r = run({ output: [{ detector: 'secret', action: 'block' }] });
     const f = new ChatStreamFilter(r, req);
