@@ -10,7 +10,7 @@ import { ChatStreamFilter, PolicyRun, RouteSafety, checkChatRequest, compilePoli
 import { OpenAIChatTranslator } from '../../core/providers/openai/chat.js';
 import { ResponseInfo } from '../../core/providers/translator.js';
 import type { ChatCompletionRequest } from '../../core/schema/openai.js';
-import { EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET } from '../../core/policy/detectors.js';
+import { CREDENTIAL, EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET } from '../../core/policy/detectors.js';
 
 const POLICY = compilePolicy({
   name: 'default-pii',
@@ -95,7 +95,7 @@ export async function run(): Promise<MicroResult[]> {
   const text16k = (JSON.parse(clean) as ChatCompletionRequest).messages[1]!.content as string;
   const starts: number[] = [];
   const ends: number[] = [];
-  for (const d of [EMAIL, PHONE, PAYMENT_CARD, NATIONAL_ID, SECRET]) {
+  for (const d of [EMAIL, PHONE, PAYMENT_CARD, NATIONAL_ID, SECRET, CREDENTIAL]) {
     bench.add(`detector ${d.label}: 16 KB prompt, no match`, () => {
       starts.length = 0;
       ends.length = 0;

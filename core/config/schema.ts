@@ -198,7 +198,7 @@ export const PromptSchema = z.looseObject({
   versions: z.array(z.looseObject({ version: positiveInt })).optional(),
 });
 
-export const GUARD_DETECTORS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'blocked_terms', 'regex'] as const;
+export const GUARD_DETECTORS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'credential', 'blocked_terms', 'regex'] as const;
 export const GUARD_ACTIONS = ['block', 'redact', 'flag'] as const;
 
 /** One guard: a detector and what to do when it matches (core/policy; cross-field rules in policyProblems). */

@@ -4,7 +4,7 @@
 // back only those characters (core/policy/scanner.ts). Built once per policy at config compile time.
 // Ground floor of core/policy: imports nothing of ours.
 
-export const DETECTOR_KINDS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'blocked_terms', 'regex'] as const;
+export const DETECTOR_KINDS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'credential', 'blocked_terms', 'regex'] as const;
 export type DetectorKind = (typeof DETECTOR_KINDS)[number];
 
 export interface Detector {
@@ -284,11 +284,67 @@ function secretTail(s: string, floor: number): number {
   return start;
 }
 
+// Credentials assigned in text: `DB_PASSWORD=...`, `"api_key": "..."`, `client-secret: ...` (the name, the
+// separator and the value are all matched, so a redaction hides which credential it was too).
+const CRED_NAMES = 'api[_-]?key|access[_-]?token|auth[_-]?token|refresh[_-]?token|secret[_-]?key|client[_-]?secret|private[_-]?key|password|passwd|pwd';
+const CRED_VALUE = '[^\\s"\'<>]';
+const CREDENTIAL_RE = new RegExp(`(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*(?:${CRED_NAMES})["']?[ \\t]*[:=][ \\t]*["']?${CRED_VALUE}{8,256}(?!${CRED_VALUE})`, 'gi');
+const CREDENTIAL_STICKY = sticky(CREDENTIAL_RE);
+/** The name part ending at `$` (to find where a credential would start, given its separator). */
+const CRED_NAME_END_RE = new RegExp(`(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*(?:${CRED_NAMES})["']?[ \\t]*$`, 'i');
+/** An unfinished credential at the end of a text: a name, maybe its separator and part of a value. */
+const CRED_TAIL_RE = new RegExp(`(?<![A-Za-z0-9_-])(?:[A-Za-z0-9]+[_-])*(?:${CRED_NAMES})["']?[ \\t]*(?:[:=][ \\t]*["']?${CRED_VALUE}*)?$`, 'i');
+const CRED_WORDS = ['api_key', 'api-key', 'apikey', 'access_token', 'access-token', 'accesstoken', 'auth_token', 'auth-token', 'authtoken', 'refresh_token', 'refresh-token', 'refreshtoken', 'secret_key', 'secret-key', 'secretkey', 'client_secret', 'client-secret', 'clientsecret', 'private_key', 'private-key', 'privatekey', 'password', 'passwd', 'pwd'];
+const T_CRED_PREFIX = table(ALNUM + '_-');
+const CRED_MAX = 300 + 256;
+
+/** Credentials: only at a `:` or `=`, looking back at most 300 characters for the name before it. */
+function credentialMatches(s: string, from: number, starts: number[], ends: number[]): void {
+  let last = from;
+  for (let p = nextSeparator(s, from); p >= 0; p = nextSeparator(s, p + 1)) {
+    if (p < last) continue;
+    const w0 = Math.max(last, p - 300);
+    const m = CRED_NAME_END_RE.exec(s.slice(w0, p));
+    if (m === null) continue;
+    const start = w0 + m.index;
+    CREDENTIAL_STICKY.lastIndex = start;
+    const full = CREDENTIAL_STICKY.exec(s);
+    if (full === null) continue;
+    starts.push(start);
+    ends.push(start + full[0].length);
+    last = start + full[0].length;
+  }
+}
+
+function nextSeparator(s: string, from: number): number {
+  const a = s.indexOf(':', from);
+  const b = s.indexOf('=', from);
+  return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+}
+
+function credentialTail(s: string, floor: number): number {
+  let start = s.length;
+  const w0 = Math.max(floor, s.length - CRED_MAX);
+  const m = CRED_TAIL_RE.exec(s.slice(w0));
+  if (m !== null) start = w0 + m.index;
+  // A name still arriving ("pass", "DB_PASSW"): hold it and the `WORD_` parts before it.
+  for (let i = 0; i < CRED_WORDS.length; i++) {
+    const t = prefixTail(s, floor, CRED_WORDS[i]!);
+    if (t < start) start = t;
+  }
+  for (let i = 0; i < CRED_WORDS.length; i++) {
+    const w = CRED_WORDS[i]!;
+    if (s.length - w.length >= floor && s.slice(s.length - w.length).toLowerCase() === w && s.length - w.length < start) start = s.length - w.length;
+  }
+  return start < s.length ? runStartAt(s, start, floor, T_CRED_PREFIX) : start;
+}
+
 export const EMAIL = detector('email', 'email', EMAIL_RE, 64 + 1 + 5 * 64 + 25, null, emailTail, emailMatches);
 export const PHONE = detector('phone', 'phone', PHONE_RE, 32, null, phoneTail);
 export const PAYMENT_CARD = detector('payment_card', 'payment_card', CARD_RE, 37, cardValid, cardTail);
 export const NATIONAL_ID = detector('national_id', 'national_id', NATIONAL_ID_RE, 13, null, nationalIdTail);
 export const SECRET = detector('secret', 'secret', SECRET_RE, SECRET_MAX, null, secretTail, secretMatches);
+export const CREDENTIAL = detector('credential', 'credential', CREDENTIAL_RE, CRED_MAX, null, credentialTail, credentialMatches);
 
 const BUILT_IN: Readonly<Record<string, Detector>> = Object.freeze({
   email: EMAIL,
@@ -296,6 +352,7 @@ const BUILT_IN: Readonly<Record<string, Detector>> = Object.freeze({
   payment_card: PAYMENT_CARD,
   national_id: NATIONAL_ID,
   secret: SECRET,
+  credential: CREDENTIAL,
 });
 
 export function builtInDetector(kind: DetectorKind): Detector | null {

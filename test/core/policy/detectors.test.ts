@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET, blockedTermsDetector, luhnValid, patternProblem, regexDetector, type Detector } from '../../../core/policy/detectors.js';
+import { CREDENTIAL, EMAIL, NATIONAL_ID, PAYMENT_CARD, PHONE, SECRET, blockedTermsDetector, luhnValid, patternProblem, regexDetector, type Detector } from '../../../core/policy/detectors.js';
 
 /** The matches of `d` in `s` that pass its validator, found the way the scanner finds them. */
 function matches(d: Detector, s: string): string[] {
@@ -108,6 +108,14 @@ describe('detectors', () => {
     expect(matches(SECRET, `key ${long} end`)).toEqual([long]);
     expect(matches(SECRET, 'AUTHORIZATION: BEARER abcdefghijklmnopqrstuvwx')).toEqual(['BEARER abcdefghijklmnopqrstuvwx']);
     expect(matches(SECRET, 'the task-list, sk-short, risk-assessment-document, a bearer of news, AKIA-not-a-key, desk-organizer-for-home')).toEqual([]);
+  });
+
+  it('credential: names assigned a value, in env, YAML, JSON and prose; not ordinary prose', () => {
+    expect(matches(CREDENTIAL, 'export DB_PASSWORD=hunter2hunter2 now')).toEqual(['DB_PASSWORD=hunter2hunter2']);
+    expect(matches(CREDENTIAL, '{"api_key": "abcd1234efgh5678", "n": 1}')).toEqual(['api_key": "abcd1234efgh5678']);
+    expect(matches(CREDENTIAL, 'client-secret: s3cr3t-v4lue-x and Access_Token = tok.abc.def.ghi')).toEqual(['client-secret: s3cr3t-v4lue-x', 'Access_Token = tok.abc.def.ghi']);
+    expect(matches(CREDENTIAL, 'the password: short, password policy: must rotate, a key: value pair, passwords=12345678')).toEqual([]);
+    expect(matches(CREDENTIAL, 'mypassword=abcdefghij')).toEqual([]);
   });
 
   it('blocked_terms: case-insensitive whole words; longer terms first', () => {

@@ -109,6 +109,7 @@ describe('streams', () => {
       'hello ', 'world', ' ', '.', ',', '\n', 'a@b.co', 'bob.smith@example.com', '@', 'example', '.com', '+1 ', '415', '-555-', '0100', '(415) ',
       '4111 1111 1111 1111', '4111', ' 1111', '123-45-', '6789', 'AB 12 34 56 C', 'sk-proj-', 'abcdefghijklmnop', '1234', 'Bearer ', 'bearer',
       'AKIAIOSFODNN7EXAMPLE', 'Project ', 'Falcon', 'project falcon', '-----BEGIN ', 'RSA PRIVATE KEY-----', 'TKT-', '123456', 'é', '✓',
+      'DB_', 'PASS', 'WORD', 'password', '=', ': ', '"', 'api_key', 'hunter2hunter2', 'x', 'DB_PASSWORD=', 'api_key": "', 'password: ', 'abcdefgh12',
     ];
     const spec: Omit<PolicySpec, 'name'> = {
       output: [
@@ -119,9 +120,11 @@ describe('streams', () => {
         { detector: 'secret', action: 'redact' },
         { detector: 'blocked_terms', action: 'redact', terms: ['project falcon'] },
         { detector: 'regex', action: 'redact', pattern: 'TKT-\\d{6}', name: 'ticket', max_length: 10 },
+        { detector: 'credential', action: 'redact' },
       ],
     };
     const blocking: Omit<PolicySpec, 'name'> = { output: [{ detector: 'email', action: 'flag' }, { detector: 'payment_card', action: 'block' }, { detector: 'secret', action: 'block' }] };
+    let credentials = 0;
     let seed = 7;
     const rnd = (n: number): number => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -147,10 +150,12 @@ describe('streams', () => {
           const tail = sc.end();
           out = tail === null ? null : out + tail;
         }
+        if (sp === spec && whole.entries.includes('p:output:credential:redact')) credentials++;
         expect(out, JSON.stringify(text)).toBe(expected);
         expect([...r.entries].sort(), JSON.stringify(text)).toEqual([...whole.entries].sort());
       }
     }
+    expect(credentials).toBeGreaterThan(5); // the generator does exercise the credential detector
   });
 
   it('a secret straddling pieces never has a byte released before it is redacted', () => {
