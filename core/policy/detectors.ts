@@ -322,21 +322,34 @@ function nextSeparator(s: string, from: number): number {
   return a < 0 ? b : b < 0 ? a : Math.min(a, b);
 }
 
+/** Every prefix of every credential name, lower case (a name may still be arriving at the end of a text). */
+const CRED_PREFIXES: ReadonlySet<string> = new Set(CRED_WORDS.flatMap((w) => Array.from({ length: w.length }, (_, i) => w.slice(0, i + 1))));
+const CRED_WORD_MAX = Math.max(...CRED_WORDS.map((w) => w.length));
+const T_CRED_WORD = table('A-Za-z_-');
+
 function credentialTail(s: string, floor: number): number {
-  let start = s.length;
-  const w0 = Math.max(floor, s.length - CRED_MAX);
-  const m = CRED_TAIL_RE.exec(s.slice(w0));
-  if (m !== null) start = w0 + m.index;
-  // A name still arriving ("pass", "DB_PASSW"): hold it and the `WORD_` parts before it.
-  for (let i = 0; i < CRED_WORDS.length; i++) {
-    const t = prefixTail(s, floor, CRED_WORDS[i]!);
-    if (t < start) start = t;
+  const n = s.length;
+  let start = n;
+  // A name, its separator and part of a value: only possible with a separator, quote or blank near the end.
+  const w0 = Math.max(floor, n - CRED_MAX);
+  const last = s.charCodeAt(n - 1);
+  if (s.indexOf(':', w0) >= 0 || s.indexOf('=', w0) >= 0 || last === 34 || last === 39 || last === 32 || last === 9) {
+    const m = CRED_TAIL_RE.exec(s.slice(w0));
+    if (m !== null) start = w0 + m.index;
   }
-  for (let i = 0; i < CRED_WORDS.length; i++) {
-    const w = CRED_WORDS[i]!;
-    if (s.length - w.length >= floor && s.slice(s.length - w.length).toLowerCase() === w && s.length - w.length < start) start = s.length - w.length;
+  // A name still arriving ("pass", "DB_PASSW"): the longest suffix of the last word that begins a name.
+  const word = runStartAt(s, n, Math.max(floor, n - CRED_WORD_MAX), T_CRED_WORD);
+  if (word < n) {
+    const lower = s.slice(word).toLowerCase();
+    for (let i = 0; i < lower.length; i++) {
+      if (CRED_PREFIXES.has(i === 0 ? lower : lower.slice(i))) {
+        if (word + i < start) start = word + i;
+        break;
+      }
+    }
   }
-  return start < s.length ? runStartAt(s, start, floor, T_CRED_PREFIX) : start;
+  // And the `WORD_` parts before a name (`DB_PASSWORD`): the match would start there.
+  return start < n ? runStartAt(s, start, floor, T_CRED_PREFIX) : start;
 }
 
 export const EMAIL = detector('email', 'email', EMAIL_RE, 64 + 1 + 5 * 64 + 25, null, emailTail, emailMatches);

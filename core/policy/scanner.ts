@@ -63,14 +63,20 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
   for (let g = 0; g < guards.length; g++) {
     const guard = guards[g]!;
     const d = guard.detector;
+    // Where an unfinished match of this detector could begin or go on (n: nowhere; final: nowhere).
+    let tail = n;
+    if (!final) {
+      tail = d.tail(s, Math.max(from, n - d.maxLen + 1));
+      if (tail < release) release = tail;
+    }
     fStart.length = 0;
     fEnd.length = 0;
     d.matches(s, from, fStart, fEnd);
     for (let k = 0; k < fStart.length; k++) {
       const a = fStart[k]!;
       const b = fEnd[k]!;
-      if (!final && b >= n) {
-        // May still grow (or stop matching) with the next piece: decide then.
+      if (b >= tail && !final) {
+        // It reaches the part that may still grow (`4111 1111 1111 1111-` + `555`): decide when it cannot.
         if (a < release) release = a;
         if (guard.action === ACTION_BLOCK && a < pendingBlock) pendingBlock = a;
         continue;
@@ -86,11 +92,6 @@ function scan(set: GuardSet, s: string, from: number, final: boolean, sink: Find
       mStart.push(a);
       mEnd.push(b);
       mGuard.push(guard);
-    }
-    if (!final) {
-      const floor = Math.max(from, n - d.maxLen + 1);
-      const t = d.tail(s, floor);
-      if (t < release) release = t;
     }
   }
   if (blockGuard !== null && blockAt <= pendingBlock) {

@@ -190,6 +190,18 @@ describe('streams', () => {
     expect(r.blocked).toBe("Blocked by safety policy 'p': output guard 'payment_card' matched.");
   });
 
+  it('regression: a match that could still grow past a piece boundary is not judged early', () => {
+    // `4111 1111 1111 1111-` ends a piece: the card regex stops before the dash (a Luhn-valid 16 digits),
+    // but `555` follows, making a 19-digit number that fails Luhn: a whole-text scan never blocks.
+    const spec = { output: [{ detector: 'payment_card', action: 'block' }] };
+    const r = run(spec);
+    const sc = r.outputStream()!;
+    let out = sc.push('falcon4111 1111 1111 1111-')! + sc.push('555-@x')!;
+    out += sc.end()!;
+    expect(out).toBe('falcon4111 1111 1111 1111-555-@x');
+    expect(run(spec).outputText('falcon4111 1111 1111 1111-555-@x')).toBe(out);
+  });
+
   it('a number that fails Luhn once complete is released, as in a whole-text scan', () => {
     const t = 'order 4111 1111 1111 1112 shipped';
     expect(streamed(PII_OUT, t, 4).out).toBe(t);
