@@ -118,7 +118,8 @@ const MIN_TICK_MS = 10; // pacing granularity: several tokens per tick at high r
 const PREFIX_CACHE_MIN_TOKENS = 1024;
 const PREFIX_CACHE_ENTRIES = 10_000;
 
-// [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request.
+// [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request;
+// [sim:say=B64] and [sim:tool_args=B64] (base64url UTF-8) fix the answer text or the tool call's arguments.
 const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
   faults: {
     '429': 'rate_limited',
@@ -133,6 +134,7 @@ const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
   },
   numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
   valueFirst: true,
+  texts: new Set(['say', 'tool_args']),
 };
 // Filled per request (prepare runs synchronously): no allocation per request.
 const SCAN = new MessageScan();
@@ -358,8 +360,10 @@ class ChatCall {
       this.kind = Kind.Tool;
       this.toolId = callId(rng);
       this.toolNameJson = JSON.stringify(fname);
-      this.pieces = jsonPieces(JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
+      this.pieces = jsonPieces(d.toolArgs ?? JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
       finish = 'tool_calls';
+    } else if (d.say !== null) {
+      this.pieces = jsonPieces(d.say);
     } else {
       const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
       const rfType = rf !== null && typeof rf === 'object' ? rf.type : undefined;
