@@ -33,6 +33,7 @@ import {
   type HttpError,
 } from './openai-wire.js';
 import { FAULT_KINDS, resolveProfile, type FaultKind, type ResolvedProfile, type SimProfile } from './profile.js';
+import { onEmbeddings, onMessages, type AnthropicHost } from './anthropic.js';
 import { MAX_CHAT_BODY_BYTES, bodyText, closeApp, listenApp, requestHeaders, sendInvalidUrl, sendJson, uWS } from './uws.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -64,7 +65,10 @@ export interface MaasStats {
   /** Tokens generated: prompt tokens of answered requests and completion tokens actually emitted. */
   promptTokens: number;
   completionTokens: number;
-  /** The last chat-completion request as received (header names lower-case). */
+  /** POST /v1/messages (Anthropic API) and POST /v1/embeddings requests received. */
+  messagesRequests: number;
+  embeddingsRequests: number;
+  /** The last request as received, whichever endpoint (header names lower-case). */
   lastRequest: { headers: Record<string, string>; body: string } | null;
   /** The last finished exchanges (bounded: about the last 10,000). */
   requestLog: MaasRequestLogEntry[];
@@ -541,12 +545,14 @@ let INSTANCES = 0;
 // ---------------------------------------------------------------------------------------------------
 // Server
 
-class MaasServer implements MaasSimulator {
+class MaasServer implements MaasSimulator, AnthropicHost {
   url = '';
   port = 0;
   readonly profile: ResolvedProfile;
   readonly stats: MaasStats;
   readonly active = new Set<ChatCall>();
+  readonly held = new Set<{ abort(): void }>();
+  readonly promptCache = new Set<number>();
   readonly hashSeed: number;
   readonly retryAfter: string;
   private readonly faultRng: Rng;
@@ -562,7 +568,7 @@ class MaasServer implements MaasSimulator {
   constructor(profile: ResolvedProfile, host: string) {
     this.profile = profile;
     this.host = host;
-    this.stats = { requests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, lastRequest: null, requestLog: [] };
+    this.stats = { requests: 0, messagesRequests: 0, embeddingsRequests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, lastRequest: null, requestLog: [] };
     const s = seed32(profile.seed);
     this.hashSeed = (FNV1A_BASIS ^ s) >>> 0;
     this.faultRng = new Rng(fmix32(s ^ 0x5bd1e995));
@@ -632,9 +638,26 @@ class MaasServer implements MaasSimulator {
     if (log.length > REQUEST_LOG_CAP + REQUEST_LOG_SLACK) log.splice(0, log.length - REQUEST_LOG_CAP);
   }
 
+  /** AnthropicHost: one request of the Anthropic face or of embeddings. */
+  record(endpoint: 'messages' | 'embeddings', headers: Record<string, string>, body: string): void {
+    if (endpoint === 'messages') this.stats.messagesRequests++;
+    else this.stats.embeddingsRequests++;
+    this.stats.lastRequest = new RequestRecord(headers, body);
+  }
+
+  /** AnthropicHost: a finished exchange of the Anthropic face or of embeddings. */
+  finished(key: string, prompt: number, completion: number): void {
+    const stats = this.stats;
+    stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
+    stats.promptTokens += prompt;
+    stats.completionTokens += completion;
+  }
+
   private routes(): void {
     const app = this.app;
     app.post('/v1/chat/completions', (res, req) => this.onChat(res, req));
+    app.post('/v1/messages', (res, req) => onMessages(this, res, req));
+    app.post('/v1/embeddings', (res, req) => onEmbeddings(this, res, req));
     app.get('/v1/models', (res, req) => {
       if (!BEARER_RE.test(req.getHeader('authorization'))) {
         sendJson(res, '401 Unauthorized', ERR_UNAUTHORIZED);

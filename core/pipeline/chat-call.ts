@@ -2,10 +2,11 @@
 // attempts, the listener of its sink and the owner of its batch job, so no closure or promise is made
 // per request.
 
-import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
+import { ERRORS, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.js';
-import type { ChatCompletionRequest } from '../schema/openai.js';
-import { validateChatRequest } from '../schema/openai-validate.js';
+import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
+import { Decoded, decodeIngress, errorBody, errorStatus, streamErrorEvent } from './ingress.js';
+import { translatorFor } from '../providers/registry.js';
 import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
@@ -13,7 +14,7 @@ import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
 import { stablePrefixHash } from '../prompt/prefix.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
-import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
+import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
 import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
@@ -61,7 +62,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private readonly seq: number;
   private readonly trace: TraceRecord;
   private readonly info: ResponseInfo;
-  private body: ChatCompletionRequest | null = null;
+  /** The client's API (request decoding, error envelopes; answers are encoded by `translator`). */
+  private readonly ingress: IngressApi;
+  /** The (ingress API, provider API) pair's translator of the current attempt. */
+  private translator: Translator;
+  /** Why the last member choice skipped a member (a feature its API lacks); '' when none was skipped. */
+  private unsupportedWhy = '';
+  private body: CanonicalRequest | null = null;
   private route: RouteContext | null = null;
   private member: PoolMember | null = null;
   private controller: UpstreamController | null = null;
@@ -113,8 +120,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private reservedMicroUsd = 0;
   private limitHeaders: string[] | null = null;
 
-  constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
+  constructor(gw: Gateway, req: IngressRequest, sink: Sink, ingress: IngressApi = 'openai') {
     this.gw = gw;
+    this.ingress = ingress;
+    this.translator = gw.chatTranslator;
     this.req = req;
     this.sink = sink;
     this.plan = gw.currentPlan;
@@ -154,9 +163,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
   }
 
-  /** MemberFilter: skip ejected members, and on a retry the member that just failed. */
+  /** MemberFilter: skip ejected members, on a retry the member that just failed, and members whose API cannot express the request. */
   skip(member: PoolMember): boolean {
-    return member === this.avoid || this.gw.health.isEjected(member, performance.now());
+    if (member === this.avoid || this.gw.health.isEjected(member, performance.now())) return true;
+    const why = translatorFor(this.ingress, member.provider.api).unsupported(this.body!);
+    if (why === null) return false;
+    this.unsupportedWhy = `${why} cannot be sent to provider '${member.provider.name}' (${member.provider.api} API)`;
+    return true;
   }
 
   onWritable(): void {
@@ -202,9 +215,11 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } catch {
       return this.fail('invalid_json', 'We could not parse the JSON body of your request.');
     }
-    const problem = validateChatRequest(parsed);
+    const decoded = new Decoded();
+    decodeIngress(this.ingress, parsed, decoded);
+    const problem = decoded.problem;
     if (problem !== null) return this.fail('invalid_request', problem.message, problem.param === '' ? null : problem.param);
-    const body = parsed as ChatCompletionRequest;
+    const body = decoded.body!;
     this.body = body;
     trace.stream = body.stream === true;
 
@@ -235,9 +250,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.route = plan.routes[route.canaryTargetIndex]!;
     }
     this.primary = this.route;
-    const member = this.chooseMember(this.route!);
-    if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+    const member = this.chooseMember(this.route!) ?? this.capableFallback();
+    if (member === null) return this.noMember();
 
+    if (this.route!.pool.kind === 'batch' && this.ingress !== 'openai') {
+      return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: send the request to /v1/chat/completions.`, 'model');
+    }
     if (this.route!.pool.kind === 'batch' && body.stream === true) {
       return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
     }
@@ -340,13 +358,14 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
   private rawMessages(): string | null {
-    if (this.rawMessagesText === undefined) this.rawMessagesText = memberText(this.rawText, 'messages');
+    if (this.rawMessagesText === undefined) this.rawMessagesText = this.ingress === 'openai' ? memberText(this.rawText, 'messages') : null;
     return this.rawMessagesText;
   }
 
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
   private chooseMember(route: RouteContext): PoolMember | null {
     const pool = route.pool;
+    this.unsupportedWhy = '';
     const seq = this.seq + this.trace.attempts.length;
     let member: PoolMember | null;
     if (pool.kind === 'self_hosted') {
@@ -383,7 +402,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.attemptLoad.inflight++;
     }
     const provider = member.provider;
-    const translator = this.gw.chatTranslator;
+    const translator = translatorFor(this.ingress, provider.api);
+    this.translator = translator;
     let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages());
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
@@ -519,7 +539,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     // A stream's deadline covers the wait for headers; after that undici's body timeout bounds each gap.
     this.clearTimer();
     this.mode = MODE_STREAM;
-    this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    this.decoder = this.translator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
     this.responded = true;
     this.trace.status = 200;
     this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
@@ -572,7 +592,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.chunks = EMPTY_CHUNKS;
     let out: Buffer | string;
     try {
-      out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
+      out = this.translator.translateResponse(raw, this.trace.alias, this.info);
     } catch {
       return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
     }
@@ -606,7 +626,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
       const code: ErrorCode = failure !== null && classifyUpstreamError(failure, this.deadlineHit, false) === 'timeout' ? 'upstream_timeout' : 'upstream_stream_interrupted';
       const message = info.streamError !== null ? 'The provider reported an error mid-stream.' : 'The provider stream ended before completion.';
-      sink.write('data: ' + openAIErrorBody(code, message) + '\n\n');
+      sink.write(streamErrorEvent(this.ingress, code, message));
       sink.end();
       this.recordAttempt(ERRORS[code].status, code);
       this.finishAccounting();
@@ -736,7 +756,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const member = this.chooseMember(this.route!);
       this.avoid = null;
       if (member === null) {
-        this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+        this.noMember();
         return this.settle();
       }
       this.dispatchUpstream();
@@ -805,6 +825,34 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     return h;
   }
 
+  /**
+   * No member of the route's pool can take the request: when members were skipped for a feature their
+   * API lacks, the first fallback route with a member that can (the request falls to it before any call).
+   */
+  private capableFallback(): PoolMember | null {
+    if (this.unsupportedWhy === '') return null;
+    const why = this.unsupportedWhy;
+    const chain = this.primary!.fallbackIndices;
+    for (let i = 0; i < chain.length; i++) {
+      const route = this.plan.routes[chain[i]!]!;
+      const member = this.chooseMember(route);
+      if (member !== null) {
+        this.route = route;
+        this.fallbackPos = i;
+        this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + 'unsupported';
+        return member;
+      }
+    }
+    this.unsupportedWhy = why;
+    return null;
+  }
+
+  /** Refuse for want of a member: a feature no member's API has (400), or no member available (503). */
+  private noMember(): void {
+    if (this.unsupportedWhy !== '') return this.fail('unsupported_feature', `This request cannot be served on route '${this.named!.alias}': ${this.unsupportedWhy}.`);
+    this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+  }
+
   /** Answer with an error (once) and record it. The caller settles. */
   private fail(code: ErrorCode, message: string, param: string | null = null): void {
     const trace = this.trace;
@@ -812,7 +860,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     trace.error_code = code;
     if (this.responded || this.clientGone) return;
     this.responded = true;
-    const body = openAIErrorBody(code, message, param);
+    const body = errorBody(this.ingress, code, message, param);
     let headers: readonly string[];
     if (this.route !== null && trace.route_lane !== '') {
       const h = this.routedHeaders(JSON_TYPE, false);
@@ -822,7 +870,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } else {
       headers = ['content-type', JSON_TYPE, 'x-request-id', trace.request_id];
     }
-    this.sink.send(trace.status, headers, body);
+    this.sink.send(errorStatus(this.ingress, code), headers, body);
   }
 
   private clearTimer(): void {
@@ -894,7 +942,7 @@ function nextAttempt(call: ChatCall): void {
  * a guess (UTF-8 bytes ÷ 3, plus 4 per message and 3 for the reply's priming), so a token quota is not
  * exceeded by under-estimates; settlement refunds the difference from the provider's usage.
  */
-function estimatePromptTokens(body: ChatCompletionRequest): number {
+function estimatePromptTokens(body: CanonicalRequest): number {
   const messages = body.messages;
   let bytes = 0;
   for (let i = 0; i < messages.length; i++) {
@@ -909,7 +957,7 @@ function estimatePromptTokens(body: ChatCompletionRequest): number {
 }
 
 /** The prompt's texts for the tokenizer, their length, and the per-message overhead (4 each, 3 for the reply). */
-function promptTexts(body: ChatCompletionRequest): { texts: string[]; chars: number; overhead: number } {
+function promptTexts(body: CanonicalRequest): { texts: string[]; chars: number; overhead: number } {
   const texts: string[] = [];
   let chars = 0;
   const messages = body.messages;
@@ -931,7 +979,7 @@ function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function promptChars(body: ChatCompletionRequest): number {
+function promptChars(body: CanonicalRequest): number {
   let n = 0;
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {

@@ -15,6 +15,9 @@ import { LoadReporter } from '../upstream/load-reports.js';
 import { RetryBudget } from '../routing/retry.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import type { Translator } from '../providers/translator.js';
+import { ANTHROPIC_VERSION } from '../providers/anthropic/wire.js';
+import { anthropicErrorBody } from '../errors.js';
+import { anthropicStatus } from './ingress.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { DeadlineList } from '../upstream/deadlines.js';
 import type { LimitCell, LimitStore } from '../limits/store.js';
@@ -134,7 +137,10 @@ export class Gateway {
     const m = new Map<string, Record<string, string>>();
     for (const p of plan.providers.values()) {
       const h: Record<string, string> = { 'content-type': JSON_TYPE, accept: 'application/json, text/event-stream' };
-      if (p.apiKey !== '') h.authorization = 'Bearer ' + p.apiKey;
+      if (p.api === 'anthropic') {
+        if (p.apiKey !== '') h['x-api-key'] = p.apiKey;
+        h['anthropic-version'] = ANTHROPIC_VERSION;
+      } else if (p.apiKey !== '') h.authorization = 'Bearer ' + p.apiKey;
       m.set(p.name, Object.freeze(h) as Record<string, string>);
     }
     this.providerHeaders = m;
@@ -146,6 +152,16 @@ export class Gateway {
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/chat/completions.');
       new ChatCall(this, req, sink).start();
+      return;
+    }
+    if (path === '/v1/messages') {
+      if (req.method !== 'POST') return sink.send(405, JSON_HEADERS, anthropicErrorBody('method_not_allowed', 'Use POST for /v1/messages.'));
+      new ChatCall(this, req, sink, 'anthropic').start();
+      return;
+    }
+    if (path === '/v1/embeddings') {
+      if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/embeddings.');
+      new ChatCall(this, req, sink, 'embeddings').start();
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -186,7 +202,8 @@ export class Gateway {
   }
 
   /** A transport refused a body over `maxBodyBytes` before reading it whole. */
-  rejectTooLarge(sink: Sink): void {
+  rejectTooLarge(sink: Sink, path = ''): void {
+    if (path === '/v1/messages') return sink.send(anthropicStatus('body_too_large'), JSON_HEADERS, anthropicErrorBody('body_too_large', `Request body exceeds the limit of ${this.maxBodyBytes} bytes.`));
     sendError(sink, 'body_too_large', `Request body exceeds the limit of ${this.maxBodyBytes} bytes.`);
   }
 

@@ -58,6 +58,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   502: '502 Bad Gateway',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',
+  529: '529 Overloaded',
 });
 
 /** `200 OK`-style status line for a status code. */

@@ -18,6 +18,8 @@ export interface Stack {
   plan: Plan;
   limits: LimitStore | null;
   sim: MaasSimulator;
+  /** Every in-process simulator, in the order of the config's providers that declare one. */
+  sims: MaasSimulator[];
   traces: MemoryTraceSink;
   config: Config;
   close(): Promise<void>;
@@ -133,6 +135,7 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
     plan,
     limits,
     sim: sims[0]!,
+    sims,
     traces,
     config,
     async close() {

@@ -117,7 +117,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   const declared = req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length']);
   if (declared > max) {
     sink.closeConnection = true;
-    gateway.rejectTooLarge(sink);
+    gateway.rejectTooLarge(sink, r.path);
     req.resume();
     return;
   }
@@ -135,7 +135,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
     if (size > max) {
       refused = true;
       sink.closeConnection = true;
-      gateway.rejectTooLarge(sink);
+      gateway.rejectTooLarge(sink, r.path);
       return;
     }
     parts.push(chunk);

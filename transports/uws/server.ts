@@ -193,7 +193,7 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   const declared = contentLength === '' ? -1 : Number(contentLength);
   if (declared > max) {
     sink.closeAfterAnswer();
-    gateway.rejectTooLarge(sink);
+    gateway.rejectTooLarge(sink, r.path);
     return;
   }
   if (declared === 0) {
@@ -215,7 +215,7 @@ function readBody(gateway: Gateway, res: HttpResponse, r: IngressRequest, sink: 
     if (size + n > (whole === null ? max : declared)) {
       refused = true;
       sink.closeAfterAnswer();
-      gateway.rejectTooLarge(sink);
+      gateway.rejectTooLarge(sink, r.path);
       return;
     }
     // `ab` is neutered after this callback: copy it out now.

@@ -3,7 +3,8 @@
 // attribution) and unknown fields never reach the provider, and equal requests give equal bytes.
 
 import { StringDecoder } from 'node:string_decoder';
-import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../schema/openai.js';
+import type { ChatCompletionChunk, Usage } from '../../schema/openai.js';
+import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 
 // Optional request parameters forwarded as given, in this order (after model and messages).
@@ -264,7 +265,7 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
 export class OpenAIChatTranslator implements Translator {
   readonly path = '/chat/completions';
 
-  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages: string | null = null): string {
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
     let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + (rawMessages ?? JSON.stringify(req.messages));
     const r = req as unknown as Record<string, unknown>;
     // Most requests carry no optional parameter: look for one before probing all of them by name
@@ -285,6 +286,11 @@ export class OpenAIChatTranslator implements Translator {
     }
     if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
     return s + '}';
+  }
+
+  unsupported(req: CanonicalRequest): string | null {
+    // Most requests use none of Anthropic's extensions: one check each, no walk.
+    return req.thinking !== undefined ? 'extended thinking (`thinking`)' : req.top_k !== undefined ? '`top_k`' : null;
   }
 
   translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): Buffer | string {

@@ -1,0 +1,54 @@
+// The client APIs at the edge: per ingress API, how a body is validated and decoded into the canonical
+// request, and how errors are written (OpenAI's envelope, or Anthropic's on /v1/messages with Anthropic's
+// status codes). The pipeline holds one IngressApi per request and asks here; answers are encoded by the
+// translator of the attempt's (ingress API, provider API) pair (core/providers/registry.ts).
+
+import { ERRORS, anthropicErrorBody, openAIErrorBody, type ErrorCode } from '../errors.js';
+import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
+import { validateChatRequest, type ValidationProblem } from '../schema/openai-validate.js';
+import { decodeMessagesRequest, validateMessagesRequest } from '../schema/anthropic-decode.js';
+import { decodeEmbeddingsRequest, validateEmbeddingsRequest } from '../schema/embeddings.js';
+
+/** A validated, decoded request, or the problem with it. One of the two fields is null. */
+export class Decoded {
+  body: CanonicalRequest | null = null;
+  problem: ValidationProblem | null = null;
+}
+
+/** Validate `parsed` as the ingress API's request and decode it into `out`. */
+export function decodeIngress(api: IngressApi, parsed: unknown, out: Decoded): void {
+  if (api === 'openai') {
+    out.problem = validateChatRequest(parsed);
+    // The OpenAI chat shape is the canonical shape: nothing to decode.
+    if (out.problem === null) out.body = parsed as CanonicalRequest;
+    return;
+  }
+  if (api === 'anthropic') {
+    out.problem = validateMessagesRequest(parsed);
+    if (out.problem === null) out.body = decodeMessagesRequest(parsed as Record<string, unknown>);
+    return;
+  }
+  out.problem = validateEmbeddingsRequest(parsed);
+  if (out.problem === null) out.body = decodeEmbeddingsRequest(parsed as Record<string, unknown>);
+}
+
+/** Anthropic's status for an error: overloaded is 529 there; everything else keeps the registry's. */
+export function anthropicStatus(code: ErrorCode): number {
+  const spec = ERRORS[code];
+  return spec.anthropicType === 'overloaded_error' ? 529 : spec.status;
+}
+
+/** HTTP status of an error on this ingress. */
+export function errorStatus(api: IngressApi, code: ErrorCode): number {
+  return api === 'anthropic' ? anthropicStatus(code) : ERRORS[code].status;
+}
+
+/** The error body on this ingress. */
+export function errorBody(api: IngressApi, code: ErrorCode, message: string, param: string | null): string {
+  return api === 'anthropic' ? anthropicErrorBody(code, message) : openAIErrorBody(code, message, param);
+}
+
+/** A terminal error event inside a stream on this ingress. */
+export function streamErrorEvent(api: IngressApi, code: ErrorCode, message: string): string {
+  return api === 'anthropic' ? 'event: error\ndata: ' + anthropicErrorBody(code, message) + '\n\n' : 'data: ' + openAIErrorBody(code, message) + '\n\n';
+}

@@ -1,0 +1,92 @@
+// Translator: Anthropic Messages in → Anthropic Messages provider out. The body is rebuilt from the
+// canonical request (known fields only, cache_control kept where the client put it); answers and events
+// pass through as the provider sent them, with `model` set to the alias and usage read on the way.
+
+import type { CanonicalRequest } from '../../schema/canonical.js';
+import type { MessagesResponse } from '../../schema/anthropic.js';
+import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
+import { SseDecoder } from '../sse.js';
+import { anthropicUnsupported, buildAnthropicBody, finishOf, readAnthropicUsage } from './wire.js';
+
+type Obj = Record<string, unknown>;
+
+const TEXT_DELTA = '{"type":"content_block_delta"';
+
+/** Anthropic events → the same events, `message_start` carrying the alias. */
+export class AnthropicPassStream extends SseDecoder {
+  constructor(
+    private readonly alias: string,
+    private readonly info: ResponseInfo,
+  ) {
+    super();
+  }
+
+  protected event(payload: string): string {
+    const info = this.info;
+    // Deltas are most of a stream: forwarded without a parse (characters counted for estimates).
+    if (payload.startsWith(TEXT_DELTA)) {
+      info.outputChars += payload.length - 80;
+      return 'event: content_block_delta\ndata: ' + payload + '\n\n';
+    }
+    let e: Obj;
+    try {
+      e = JSON.parse(payload) as Obj;
+    } catch {
+      info.streamError = 'The provider sent a malformed stream event.';
+      return '';
+    }
+    if (e === null || typeof e !== 'object' || typeof e.type !== 'string') return '';
+    const type = e.type;
+    switch (type) {
+      case 'message_start': {
+        const m = e.message as Obj | undefined;
+        if (m != null) {
+          m.model = this.alias;
+          readAnthropicUsage(m.usage as never, info);
+          info.usageReported = false;
+        }
+        return 'event: message_start\ndata: ' + JSON.stringify(e) + '\n\n';
+      }
+      case 'message_delta':
+        readAnthropicUsage(e.usage as never, info);
+        info.usageReported = true;
+        info.finishReason = finishOf((e.delta as Obj | undefined)?.stop_reason as string | null, false);
+        break;
+      case 'message_stop':
+        info.sawDone = true;
+        break;
+      case 'error': {
+        const err = e.error as Obj | undefined;
+        info.streamError = typeof err?.message === 'string' ? err.message : 'The provider reported an error mid-stream.';
+        return ''; // the pipeline ends the stream with its own error event
+      }
+    }
+    return 'event: ' + type + '\ndata: ' + payload + '\n\n';
+  }
+}
+
+export class AnthropicMessagesTranslator implements Translator {
+  readonly path = '/messages';
+
+  buildBody(req: CanonicalRequest, providerModel: string): string {
+    return buildAnthropicBody(req, providerModel);
+  }
+
+  unsupported(req: CanonicalRequest): string | null {
+    return anthropicUnsupported(req);
+  }
+
+  translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): string {
+    const msg = JSON.parse(upstream.toString('utf8')) as MessagesResponse;
+    if (msg === null || typeof msg !== 'object' || msg.type !== 'message' || !Array.isArray(msg.content)) throw new Error('not an Anthropic message');
+    readAnthropicUsage(msg.usage, info);
+    info.finishReason = finishOf(msg.stop_reason, false);
+    for (const b of msg.content) if (b.type === 'text') info.outputChars += (b.text as string).length;
+    msg.model = alias;
+    return JSON.stringify(msg);
+  }
+
+  createStream(alias: string, _clientWantsUsage: boolean, info: ResponseInfo): StreamTranslator {
+    return new AnthropicPassStream(alias, info);
+  }
+}
