@@ -372,6 +372,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
       member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
     } else member = pickMember(pool, route.allowedProviders, seq, this);
+    // The pickers fall back to a skipped member when all are skipped (ejection is soft); a member whose
+    // API cannot express the request is never called.
+    if (member !== null && this.unsupportedWhy !== '' && translatorFor(this.ingress, member.provider.api).unsupported(this.body!) !== null) member = null;
     if (member === null) return null;
     this.member = member;
     this.trace.pool_id = route.pool.id;
@@ -668,7 +671,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       code = 'invalid_request';
       kind = errorCode === 'context_length_exceeded' ? 'context_length' : errorCode === 'content_filter' || errorCode === 'content_policy_violation' ? 'content_policy' : 'client_error';
       text = message !== '' ? `The provider rejected the request: ${message.slice(0, 500)}` : `The provider rejected the request (HTTP ${status}).`;
-    } else if (status === 503) {
+    } else if (status === 503 || status === 529) {
+      // 529: Anthropic's "overloaded".
       code = 'upstream_unavailable';
       text = `The provider '${provider.name}' is unavailable (HTTP 503).`;
     } else if (status === 504) {
