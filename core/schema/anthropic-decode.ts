@@ -231,8 +231,10 @@ export function decodeMessagesRequest(body: Record<string, unknown>): CanonicalR
   const tools = body.tools as Array<Record<string, unknown>> | undefined | null;
   if (Array.isArray(tools) && tools.length > 0) {
     req.tools = tools.map((t) => {
-      const fn: ChatTool['function'] = { name: t.name as string, parameters: t.input_schema as Record<string, unknown> };
-      if (typeof t.description === 'string') fn.description = t.description;
+      const fn: ChatTool['function'] =
+        typeof t.description === 'string'
+          ? { name: t.name as string, description: t.description, parameters: t.input_schema as Record<string, unknown> }
+          : { name: t.name as string, parameters: t.input_schema as Record<string, unknown> };
       const tool = { type: 'function', function: fn } as ChatTool & Part;
       if (t.cache_control != null) tool.cache_control = t.cache_control;
       return tool;
