@@ -356,9 +356,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.named!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
-  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
+  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead); translators between different APIs ignore it. */
   private rawMessages(): string | null {
-    if (this.rawMessagesText === undefined) this.rawMessagesText = this.ingress === 'openai' ? memberText(this.rawText, 'messages') : null;
+    if (this.rawMessagesText === undefined) this.rawMessagesText = this.ingress !== 'embeddings' ? memberText(this.rawText, 'messages') : null;
     return this.rawMessagesText;
   }
 

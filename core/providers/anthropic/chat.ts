@@ -5,9 +5,15 @@
 import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 import { SseDecoder } from '../sse.js';
+import { decodedLength, endOfString, intAt } from '../json-scan.js';
 import { JSON_TOOL, anthropicToOpenAI, anthropicUnsupported, buildAnthropicBody, finishOf, openAIUsage, readAnthropicUsage } from './wire.js';
 
 type Obj = Record<string, unknown>;
+
+const DELTA_HEAD = '{"type":"content_block_delta","index":';
+const TEXT_DELTA = ',"delta":{"type":"text_delta","text":"';
+const JSON_DELTA = ',"delta":{"type":"input_json_delta","partial_json":"';
+const CHUNK_TAIL = ',"logprobs":null,"finish_reason":null}]}\n\n';
 
 /** Anthropic events → OpenAI `chat.completion.chunk` SSE lines. */
 export class AnthropicToOpenAIStream extends SseDecoder {
@@ -31,8 +37,33 @@ export class AnthropicToOpenAIStream extends SseDecoder {
     return this.head + delta + ',"logprobs":null,"finish_reason":' + (finish === null ? 'null' : '"' + finish + '"') + '}]}\n\n';
   }
 
+  /**
+   * The hot path for a compact delta event (most of a stream): its JSON string goes into the chunk as
+   * is (both sides are JSON, no decode and re-encode). Null for anything else: the caller parses it.
+   */
+  private fastDelta(p: string): string | null {
+    if (this.head === '' || !p.startsWith(DELTA_HEAD)) return null;
+    const index = intAt(p, DELTA_HEAD.length);
+    if (index < 0) return null;
+    let at = DELTA_HEAD.length + String(index).length;
+    const text = p.startsWith(TEXT_DELTA, at);
+    if (!text && !p.startsWith(JSON_DELTA, at)) return null;
+    at += text ? TEXT_DELTA.length : JSON_DELTA.length;
+    const end = endOfString(p, at);
+    if (end < 0 || end !== p.length - 3 || !p.endsWith('"}}')) return null;
+    if (end === at) return '';
+    this.info.outputChars += decodedLength(p, at);
+    const raw = p.slice(at - 1, end + 1); // with its quotes
+    const t = this.blockTool[index] ?? -1;
+    if (text || t === -2) return this.head + '{"content":' + raw + '}' + CHUNK_TAIL;
+    if (t >= 0) return this.head + '{"tool_calls":[{"index":' + t + ',"function":{"arguments":' + raw + '}}]}' + CHUNK_TAIL;
+    return '';
+  }
+
   protected event(payload: string): string {
     const info = this.info;
+    const fast = this.fastDelta(payload);
+    if (fast !== null) return fast;
     let e: Obj;
     try {
       e = JSON.parse(payload) as Obj;

@@ -68,8 +68,9 @@ export class AnthropicPassStream extends SseDecoder {
 export class AnthropicMessagesTranslator implements Translator {
   readonly path = '/messages';
 
-  buildBody(req: CanonicalRequest, providerModel: string): string {
-    return buildAnthropicBody(req, providerModel);
+  /** `rawMessages`: the client's JSON text of its `messages` (the same API on both sides: forwarded as is). */
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
+    return buildAnthropicBody(req, providerModel, rawMessages);
   }
 
   unsupported(req: CanonicalRequest): string | null {

@@ -84,8 +84,14 @@ function toolInput(tc: ChatToolCall): unknown {
   }
 }
 
-/** The Anthropic Messages body for `req` (anthropicUnsupported(req) was null). */
-export function buildAnthropicBody(req: CanonicalRequest, providerModel: string): string {
+const RAW_MESSAGES = '"messages":"\\u0000raw"'; // how JSON.stringify writes the placeholder below
+
+/**
+ * The Anthropic Messages body for `req` (anthropicUnsupported(req) was null). `rawMessages`, when given,
+ * is the client's own JSON text of an Anthropic request's `messages`, forwarded as is (no re-serialization
+ * of a long conversation; the provider's prefix cache sees the client's bytes).
+ */
+export function buildAnthropicBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
   const system: Obj[] = [];
   let systemCached = false;
   const out: Array<{ role: 'user' | 'assistant'; content: string | Obj[] }> = [];
@@ -99,6 +105,7 @@ export function buildAnthropicBody(req: CanonicalRequest, providerModel: string)
       for (const b of bs) system.push(b);
       continue;
     }
+    if (rawMessages !== null) continue;
     if (role === 'assistant') {
       const content: Obj[] = [];
       const reasoning = m.reasoning_blocks;
@@ -178,7 +185,12 @@ export function buildAnthropicBody(req: CanonicalRequest, providerModel: string)
   if (req.thinking != null) body.thinking = req.thinking;
   if (typeof req.user === 'string') body.metadata = { user_id: req.user };
   if (req.stream === true) body.stream = true;
-  return JSON.stringify(body);
+  if (rawMessages === null) return JSON.stringify(body);
+  body.messages = '\u0000raw';
+  // An unescaped `"messages":"` can only be the key itself: string contents escape their quotes.
+  const s = JSON.stringify(body);
+  const at = s.indexOf(RAW_MESSAGES);
+  return s.slice(0, at + 11) + rawMessages + s.slice(at + RAW_MESSAGES.length);
 }
 
 /** Anthropic usage → the gateway's (input tokens include cached ones, as OpenAI counts them). */

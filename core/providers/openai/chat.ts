@@ -6,6 +6,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { ChatCompletionChunk, Usage } from '../../schema/openai.js';
 import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
+import { decodedLength, endOfString } from '../json-scan.js';
 
 // Optional request parameters forwarded as given, in this order (after model and messages).
 const FORWARDED = [
@@ -176,28 +177,6 @@ class OpenAIChatStream implements StreamTranslator {
     }
     return 'data: ' + p.slice(0, m + 9) + this.alias + p.slice(modelEnd) + '\n\n';
   }
-}
-
-/** Characters the JSON string whose content starts at `start` decodes to (escapes count as one). */
-function decodedLength(s: string, start: number): number {
-  let n = 0;
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 34) return n;
-    if (c === 92) i += s.charCodeAt(i + 1) === 117 ? 5 : 1; // \uXXXX or \x
-    n++;
-  }
-  return n;
-}
-
-/** Index of the closing quote of the JSON string whose content starts at `start`, or -1. */
-function endOfString(s: string, start: number): number {
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 92) i++; // backslash: skip the escaped character
-    else if (c === 34) return i;
-  }
-  return -1;
 }
 
 /** Read the usage object whose `"usage":` key is at `u` into `info`; false when it lacks the token counts. */

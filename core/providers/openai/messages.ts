@@ -7,6 +7,7 @@ import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ChatCompletion } from '../../schema/openai.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 import { SseDecoder } from '../sse.js';
+import { decodedLength, endOfString } from '../json-scan.js';
 import { stopOf } from '../anthropic/wire.js';
 import { OpenAIChatTranslator } from './chat.js';
 
@@ -81,6 +82,8 @@ function ev(type: string, data: string): string {
 }
 
 const TEXT_START = ',"content_block":{"type":"text","text":""}}';
+const CONTENT_AT = '"choices":[{"index":0,"delta":{"content":"';
+const CONTENT_END = '"},"logprobs":null,"finish_reason":null}]';
 
 /** OpenAI `chat.completion.chunk` lines → Anthropic's event sequence. */
 export class OpenAIToAnthropicStream extends SseDecoder {
@@ -107,8 +110,26 @@ export class OpenAIToAnthropicStream extends SseDecoder {
     return out;
   }
 
+  /**
+   * The hot path for a compact text chunk inside an open text block (most of a stream): its JSON string
+   * goes into the delta event as is. Null for anything else: the caller parses it.
+   */
+  private fastText(p: string): string | null {
+    if (this.open < 0 || !this.openIsText) return null;
+    const c = p.indexOf(CONTENT_AT);
+    if (c < 0) return null;
+    const at = c + CONTENT_AT.length;
+    const end = endOfString(p, at);
+    if (end < 0 || !p.startsWith(CONTENT_END, end) || p.indexOf('"usage":{', end) >= 0 || p.charCodeAt(p.length - 1) !== 125) return null;
+    if (end === at) return '';
+    this.info.outputChars += decodedLength(p, at);
+    return 'event: content_block_delta\ndata: {"type":"content_block_delta","index":' + this.open + ',"delta":{"type":"text_delta","text":' + p.slice(at - 1, end + 1) + '}}\n\n';
+  }
+
   protected event(payload: string): string {
     const info = this.info;
+    const fast = this.fastText(payload);
+    if (fast !== null) return fast;
     if (payload === '[DONE]') {
       info.sawDone = true;
       if (!this.started) return '';
