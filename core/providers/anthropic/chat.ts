@@ -62,7 +62,8 @@ export class AnthropicToOpenAIStream extends SseDecoder {
 
   protected event(payload: string): string {
     const info = this.info;
-    const fast = this.fastDelta(payload);
+    // Output checks (scenarios) need the decoded text: then every event is parsed.
+    const fast = info.collect === null ? this.fastDelta(payload) : null;
     if (fast !== null) return fast;
     let e: Obj;
     try {
@@ -93,11 +94,13 @@ export class AnthropicToOpenAIStream extends SseDecoder {
           }
           const t = this.tools++;
           this.blockTool[index] = t;
+          info.collect?.toolCall(t, b.name as string, '');
           return this.chunk('{"tool_calls":[{"index":' + t + ',"id":' + JSON.stringify(b.id) + ',"type":"function","function":{"name":' + JSON.stringify(b.name) + ',"arguments":""}}]}', null);
         }
         this.blockTool[index] = -1;
         if (b.type === 'text' && typeof b.text === 'string' && b.text !== '') {
           info.outputChars += b.text.length;
+          if (info.collect !== null) info.collect.text += b.text;
           return this.chunk('{"content":' + JSON.stringify(b.text) + '}', null);
         }
         return '';
@@ -107,11 +110,17 @@ export class AnthropicToOpenAIStream extends SseDecoder {
         const t = this.blockTool[e.index as number] ?? -1;
         if (d.type === 'text_delta' && typeof d.text === 'string') {
           info.outputChars += d.text.length;
+          if (info.collect !== null) info.collect.text += d.text;
           return this.chunk('{"content":' + JSON.stringify(d.text) + '}', null);
         }
         if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') {
           if (d.partial_json === '') return '';
           info.outputChars += d.partial_json.length;
+          const col = info.collect;
+          if (col !== null) {
+            if (t === -2) col.text += d.partial_json;
+            else if (t >= 0) col.toolCall(t, undefined, d.partial_json);
+          }
           if (t === -2) return this.chunk('{"content":' + JSON.stringify(d.partial_json) + '}', null);
           if (t >= 0) return this.chunk('{"tool_calls":[{"index":' + t + ',"function":{"arguments":' + JSON.stringify(d.partial_json) + '}}]}', null);
         }

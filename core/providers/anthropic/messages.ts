@@ -14,6 +14,10 @@ const TEXT_DELTA = '{"type":"content_block_delta"';
 
 /** Anthropic events → the same events, `message_start` carrying the alias. */
 export class AnthropicPassStream extends SseDecoder {
+  /** Output checks only: content block index → tool call position. */
+  private toolOf: number[] = [];
+  private tools = 0;
+
   constructor(
     private readonly alias: string,
     private readonly info: ResponseInfo,
@@ -23,8 +27,9 @@ export class AnthropicPassStream extends SseDecoder {
 
   protected event(payload: string): string {
     const info = this.info;
-    // Deltas are most of a stream: forwarded without a parse (characters counted for estimates).
-    if (payload.startsWith(TEXT_DELTA)) {
+    // Deltas are most of a stream: forwarded without a parse (characters counted for estimates), unless
+    // output checks (scenarios) need the text.
+    if (info.collect === null && payload.startsWith(TEXT_DELTA)) {
       info.outputChars += payload.length - 80;
       return 'event: content_block_delta\ndata: ' + payload + '\n\n';
     }
@@ -46,6 +51,24 @@ export class AnthropicPassStream extends SseDecoder {
           info.usageReported = false;
         }
         return 'event: message_start\ndata: ' + JSON.stringify(e) + '\n\n';
+      }
+      case 'content_block_start': {
+        const col = info.collect;
+        const b = e.content_block as Obj | undefined;
+        if (col !== null && b != null && b.type === 'tool_use') {
+          this.toolOf[e.index as number] = this.tools;
+          col.toolCall(this.tools++, b.name as string, '');
+        }
+        break;
+      }
+      case 'content_block_delta': {
+        const col = info.collect;
+        const d = e.delta as Obj | undefined;
+        if (col !== null && d != null) {
+          if (d.type === 'text_delta' && typeof d.text === 'string') col.text += d.text;
+          else if (d.type === 'input_json_delta' && typeof d.partial_json === 'string') col.toolCall(this.toolOf[e.index as number] ?? 0, undefined, d.partial_json);
+        }
+        break;
       }
       case 'message_delta':
         readAnthropicUsage(e.usage as never, info);
@@ -82,7 +105,14 @@ export class AnthropicMessagesTranslator implements Translator {
     if (msg === null || typeof msg !== 'object' || msg.type !== 'message' || !Array.isArray(msg.content)) throw new Error('not an Anthropic message');
     readAnthropicUsage(msg.usage, info);
     info.finishReason = finishOf(msg.stop_reason, false);
-    for (const b of msg.content) if (b.type === 'text') info.outputChars += (b.text as string).length;
+    const col = info.collect;
+    let tools = 0;
+    for (const b of msg.content) {
+      if (b.type === 'text') {
+        info.outputChars += (b.text as string).length;
+        if (col !== null) col.text += b.text as string;
+      } else if (b.type === 'tool_use' && col !== null) col.toolCall(tools++, b.name as string, JSON.stringify(b.input));
+    }
     msg.model = alias;
     return JSON.stringify(msg);
   }

@@ -267,6 +267,11 @@ export function anthropicToOpenAI(upstream: Buffer, alias: string, info: Respons
     }
   }
   info.outputChars += text.length;
+  const col = info.collect;
+  if (col !== null) {
+    col.text += text;
+    if (calls !== null) for (let j = 0; j < calls.length; j++) col.toolCall(j, calls[j]!.function.name, calls[j]!.function.arguments);
+  }
   const finish = finishOf(msg.stop_reason, json);
   info.finishReason = finish;
   const message: Obj = { role: 'assistant', content: hasText ? text : null };

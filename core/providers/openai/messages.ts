@@ -58,12 +58,20 @@ export function openAIToAnthropic(upstream: Buffer, alias: string, info: Respons
   const c = body.choices[0]!;
   const content: Obj[] = [];
   const text = c.message?.content;
+  const col = info.collect;
   if (typeof text === 'string' && text !== '') {
     content.push({ type: 'text', text });
     info.outputChars += text.length;
+    if (col !== null) col.text += text;
   }
   const calls = c.message?.tool_calls;
-  if (calls != null) for (const tc of calls) content.push({ type: 'tool_use', id: tc.id, name: tc.function.name, input: toolInput(tc.function.arguments) });
+  if (calls != null) {
+    for (let j = 0; j < calls.length; j++) {
+      const tc = calls[j]!;
+      content.push({ type: 'tool_use', id: tc.id, name: tc.function.name, input: toolInput(tc.function.arguments) });
+      col?.toolCall(j, tc.function.name, tc.function.arguments);
+    }
+  }
   info.finishReason = c.finish_reason;
   return JSON.stringify({
     id: messageId(body.id),
@@ -128,7 +136,7 @@ export class OpenAIToAnthropicStream extends SseDecoder {
 
   protected event(payload: string): string {
     const info = this.info;
-    const fast = this.fastText(payload);
+    const fast = info.collect === null ? this.fastText(payload) : null;
     if (fast !== null) return fast;
     if (payload === '[DONE]') {
       info.sawDone = true;
@@ -177,6 +185,7 @@ export class OpenAIToAnthropicStream extends SseDecoder {
             out += ev('content_block_start', '{"type":"content_block_start","index":' + this.open + TEXT_START);
           }
           info.outputChars += text.length;
+          if (info.collect !== null) info.collect.text += text;
           out += ev('content_block_delta', '{"type":"content_block_delta","index":' + this.open + ',"delta":{"type":"text_delta","text":' + JSON.stringify(text) + '}}');
         }
         const tcs = d.tool_calls as Array<Obj> | undefined;
@@ -194,6 +203,7 @@ export class OpenAIToAnthropicStream extends SseDecoder {
               out += ev('content_block_start', '{"type":"content_block_start","index":' + block + ',"content_block":{"type":"tool_use","id":' + JSON.stringify(tc.id ?? 'toolu_' + block) + ',"name":' + JSON.stringify(fn.name ?? '') + ',"input":{}}}');
             }
             const args = fn.arguments;
+            info.collect?.toolCall(ti, fn.name as string | undefined, typeof args === 'string' ? args : undefined);
             if (typeof args === 'string' && args !== '') {
               info.outputChars += args.length;
               out += ev('content_block_delta', '{"type":"content_block_delta","index":' + block + ',"delta":{"type":"input_json_delta","partial_json":' + JSON.stringify(args) + '}}');

@@ -2,6 +2,7 @@
 // boundaries), usage with cached input tokens, what a provider API cannot express, garbage.
 import { describe, expect, it } from 'vitest';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../../../core/providers/translator.js';
+import { OutputCollector } from '../../../core/scenarios/scenarios.js';
 import { TRANSLATORS, translatorFor } from '../../../core/providers/registry.js';
 import { JSON_TOOL, anthropicUnsupported, buildAnthropicBody, DEFAULT_MAX_TOKENS } from '../../../core/providers/anthropic/wire.js';
 import type { CanonicalRequest } from '../../../core/schema/canonical.js';
@@ -357,5 +358,53 @@ describe('buildAnthropicBody', () => {
     const req: CanonicalRequest = { model: 'x', messages: [{ role: 'user', content: 'q' }], temperature: 0.1, max_tokens: 5 };
     expect(buildAnthropicBody(req, 'm')).toBe(buildAnthropicBody({ ...req }, 'm'));
     expect(buildAnthropicBody(req, 'm')).toBe('{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"q"}],"temperature":0.1}');
+  });
+});
+
+describe('output collection for scenario checks (every pair)', () => {
+  const collected = (make: (info: ResponseInfo) => StreamTranslator, upstream: string) => {
+    const info = new ResponseInfo();
+    info.collect = new OutputCollector();
+    const s = make(info);
+    s.push(Buffer.from(upstream));
+    s.finish();
+    return { text: info.collect.text, tools: info.collect.toolCalls.map((t) => ({ ...t })) };
+  };
+  const TOOLS = [
+    { name: 'lookup', arguments: '{"id":42}' },
+    { name: 'search', arguments: '{"q":"x"}' },
+  ];
+
+  it('streams: text and every tool call, whatever the pair', () => {
+    expect(collected((i) => TRANSLATORS.openai.anthropic.createStream('a', false, i), ANTHROPIC_TOOL_STREAM)).toEqual({ text: 'Checking é ✓.', tools: TOOLS });
+    expect(collected((i) => TRANSLATORS.anthropic.anthropic.createStream('a', false, i), ANTHROPIC_TOOL_STREAM)).toEqual({ text: 'Checking é ✓.', tools: TOOLS });
+    expect(collected((i) => TRANSLATORS.anthropic.openai.createStream('a', false, i), OPENAI_PARALLEL_STREAM)).toEqual({ text: 'Let me check.', tools: TOOLS });
+    // The client bytes are the same with and without collection.
+    const plain = new ResponseInfo();
+    const a = TRANSLATORS.anthropic.openai.createStream('a', false, plain);
+    const withCol = new ResponseInfo();
+    withCol.collect = new OutputCollector();
+    const b = TRANSLATORS.anthropic.openai.createStream('a', false, withCol);
+    expect(b.push(Buffer.from(OPENAI_PARALLEL_STREAM)) + b.finish()).toBe(a.push(Buffer.from(OPENAI_PARALLEL_STREAM)) + a.finish());
+  });
+
+  it('answers: text and tool calls; JSON-mode answers as text', () => {
+    const msg = { id: 'm', type: 'message', role: 'assistant', model: 'c', content: [{ type: 'text', text: 'Hi' }, { type: 'tool_use', id: 't', name: 'f', input: { a: 1 } }], stop_reason: 'tool_use', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 1 } };
+    for (const t of [TRANSLATORS.openai.anthropic, TRANSLATORS.anthropic.anthropic]) {
+      const info = new ResponseInfo();
+      info.collect = new OutputCollector();
+      t.translateResponse(Buffer.from(JSON.stringify(msg)), 'a', info);
+      expect(info.collect.text).toBe('Hi');
+      expect(info.collect.toolCalls).toEqual([{ name: 'f', arguments: '{"a":1}' }]);
+    }
+    const json = { ...msg, content: [{ type: 'tool_use', id: 't', name: JSON_TOOL, input: { a: 1 } }] };
+    const info = new ResponseInfo();
+    info.collect = new OutputCollector();
+    TRANSLATORS.openai.anthropic.translateResponse(Buffer.from(JSON.stringify(json)), 'a', info);
+    expect([info.collect.text, info.collect.toolCalls.length]).toEqual(['{"a":1}', 0]);
+    const oi = new ResponseInfo();
+    oi.collect = new OutputCollector();
+    TRANSLATORS.anthropic.openai.translateResponse(Buffer.from(JSON.stringify({ id: 'c', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Yo', tool_calls: [{ id: 'x', type: 'function', function: { name: 'g', arguments: '{}' } }] }, finish_reason: 'tool_calls' }] })), 'a', oi);
+    expect([oi.collect.text, oi.collect.toolCalls]).toEqual(['Yo', [{ name: 'g', arguments: '{}' }]]);
   });
 });
