@@ -17,6 +17,7 @@ export class Decoded {
 
 /** Validate `parsed` as the ingress API's request and decode it into `out`. */
 export function decodeIngress(api: IngressApi, parsed: unknown, out: Decoded): void {
+  out.body = null;
   if (api === 'openai') {
     out.problem = validateChatRequest(parsed);
     // The OpenAI chat shape is the canonical shape: nothing to decode.
