@@ -119,7 +119,7 @@ const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
     reset: 'reset',
     stream_cut: 'stream_cut',
   },
-  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
+  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s', 'tool_calls']),
   valueFirst: true,
 };
 // Filled per request (prepare runs synchronously): no allocation per request.
@@ -180,6 +180,10 @@ class ChatCall {
   finish = 'stop';
   toolId = '';
   toolNameJson = '';
+  /** `[sim:tool_calls=N]`, N > 1: the further parallel calls (ids, names) and, per piece, its call. */
+  moreToolIds: string[] = NO_STRINGS;
+  moreToolNamesJson: string[] = NO_STRINGS;
+  pieceCall: number[] = NO_NUMBERS;
   promptTokens = 0;
   fault: FaultKind | null = null;
   ttftMs = 0;
@@ -342,6 +346,23 @@ class ChatCall {
       this.toolId = callId(rng);
       this.toolNameJson = JSON.stringify(fname);
       this.pieces = jsonPieces(JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
+      // Parallel calls: [sim:tool_calls=N] calls the first N tools (not with a forced tool_choice).
+      const want = scan.lastUser.includes('[sim:tool_calls=') ? Number(TOOL_CALLS_RE.exec(scan.lastUser)?.[1] ?? 1) : 1;
+      if (want > 1 && (toolChoice === null || typeof toolChoice !== 'object') && body.parallel_tool_calls !== false) {
+        const n = Math.min(want, tools.length);
+        this.moreToolIds = [];
+        this.moreToolNamesJson = [];
+        this.pieceCall = new Array<number>(this.pieces.length).fill(0);
+        for (let k = 1; k < n; k++) {
+          const t = tools[k] as ChatTool;
+          this.moreToolIds.push(callId(rng));
+          this.moreToolNamesJson.push(JSON.stringify(t?.function?.name ?? ''));
+          for (const p of jsonPieces(JSON.stringify(objectForSchema(t?.function?.parameters, rng, 0, true)))) {
+            this.pieces.push(p);
+            this.pieceCall.push(k);
+          }
+        }
+      }
       finish = 'tool_calls';
     } else {
       const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
@@ -388,7 +409,9 @@ class ChatCall {
     const n = pieces.length;
     const message =
       this.kind === Kind.Tool
-        ? toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
+        ? this.moreToolIds.length > 0
+          ? this.parallelMessageJson()
+          : toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
         : textMessageJson(pieces.join(''));
     const body = completionJson(
       this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, 0), SIM_FINGERPRINT,
@@ -411,6 +434,22 @@ class ChatCall {
     this.done = true;
     res.end(body);
     this.server.finish(this, false);
+  }
+
+  /** The assistant message of parallel tool calls (`[sim:tool_calls=N]`). */
+  parallelMessageJson(): string {
+    const args: string[] = [''];
+    for (let i = 0; i < this.pieces.length; i++) {
+      const k = this.pieceCall[i]!;
+      args[k] = (args[k] ?? '') + this.pieces[i];
+    }
+    let calls = '';
+    for (let k = 0; k <= this.moreToolIds.length; k++) {
+      const id = k === 0 ? this.toolId : this.moreToolIds[k - 1]!;
+      const name = k === 0 ? this.toolNameJson : this.moreToolNamesJson[k - 1]!;
+      calls += (k === 0 ? '' : ',') + '{"id":"' + id + '","type":"function","function":{"name":' + name + ',"arguments":' + JSON.stringify(args[k] ?? '') + '}}';
+    }
+    return '{"role":"assistant","content":null,"tool_calls":[' + calls + '],"refusal":null,"annotations":[]}';
   }
 
   streamStep(): void {
@@ -443,10 +482,18 @@ class ChatCall {
     const prefix = this.chunkPrefix;
     const suffix = this.chunkSuffix;
     const tool = this.kind === Kind.Tool;
+    const calls = this.pieceCall;
     for (let i = this.sent; i < due; i++) {
-      out += tool
-        ? prefix + '{"tool_calls":[{"index":0,"function":{"arguments":' + JSON.stringify(pieces[i]) + '}}]}' + suffix
-        : contentChunk(prefix, pieces[i]!, suffix);
+      if (!tool) {
+        out += contentChunk(prefix, pieces[i]!, suffix);
+        continue;
+      }
+      const k = calls.length > 0 ? calls[i]! : 0;
+      if (k > 0 && calls[i - 1] !== k) {
+        // The first piece of a further parallel call: its header chunk first.
+        out += prefix + '{"tool_calls":[{"index":' + k + ',"id":"' + this.moreToolIds[k - 1] + '","type":"function","function":{"name":' + this.moreToolNamesJson[k - 1] + ',"arguments":""}}]}' + suffix;
+      }
+      out += prefix + '{"tool_calls":[{"index":' + k + ',"function":{"arguments":' + JSON.stringify(pieces[i]) + '}}]}' + suffix;
     }
     this.sent = due;
     if (cut >= 0 && due >= cut) {
@@ -541,6 +588,9 @@ function closeCall(call: ChatCall): void {
 }
 
 let INSTANCES = 0;
+const NO_STRINGS: string[] = [];
+const NO_NUMBERS: number[] = [];
+const TOOL_CALLS_RE = /\[sim:tool_calls=(\d+)\]/;
 
 // ---------------------------------------------------------------------------------------------------
 // Server

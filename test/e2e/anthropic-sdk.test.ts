@@ -116,6 +116,29 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
       expect(sent.messages[3]).toEqual({ role: 'user', content: 'Summarize.' });
     });
 
+    it('takes parallel tool calls from an OpenAI-style provider (streaming and not)', async () => {
+      const m = await claude.messages.create({ model: 'openai.chat', max_tokens: 256, tools: TOOLS, messages: [{ role: 'user', content: 'Both [sim:tool_calls=2]' }] });
+      const uses = m.content.filter((b) => b.type === 'tool_use') as Anthropic.ToolUseBlock[];
+      expect(uses.map((u) => u.name)).toEqual(['lookup_account', 'search_docs']);
+      expect(uses[0]!.input).toHaveProperty('account_id');
+      expect(uses[1]!.input).toHaveProperty('query');
+      expect(m.stop_reason).toBe('tool_use');
+      const stream = claude.messages.stream({ model: 'openai.chat', max_tokens: 256, tools: TOOLS, messages: [{ role: 'user', content: 'Both [sim:tool_calls=2]' }] });
+      const starts: number[] = [];
+      for await (const e of stream) if (e.type === 'content_block_start') starts.push(e.index);
+      const final = await stream.finalMessage();
+      expect(starts).toEqual([0, 1]);
+      const streamed = final.content as Anthropic.ToolUseBlock[];
+      expect(streamed.map((u) => [u.name, Object.keys(u.input as object)])).toEqual([
+        ['lookup_account', ['account_id']],
+        ['search_docs', ['query']],
+      ]);
+      // disable_parallel_tool_use reaches the provider as parallel_tool_calls: false (one call).
+      const one = await claude.messages.create({ model: 'openai.chat', max_tokens: 256, tools: TOOLS, tool_choice: { type: 'auto', disable_parallel_tool_use: true }, messages: [{ role: 'user', content: 'Both [sim:tool_calls=2]' }] });
+      expect(one.content.filter((b) => b.type === 'tool_use').length).toBe(1);
+      expect(JSON.parse(openaiSim.stats.lastRequest!.body)).toMatchObject({ tool_choice: 'auto', parallel_tool_calls: false });
+    });
+
     it('leaves cache_control out of an OpenAI-style body (such providers cache prefixes on their own)', async () => {
       await claude.messages.create({
         model: 'openai.chat',
