@@ -690,7 +690,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } else if (status === 503 || status === 529) {
       // 529: Anthropic's "overloaded".
       code = 'upstream_unavailable';
-      text = `The provider '${provider.name}' is unavailable (HTTP 503).`;
+      text = `The provider '${provider.name}' is unavailable (HTTP ${status}).`;
     } else if (status === 504) {
       code = 'upstream_timeout';
       kind = 'timeout';
@@ -911,6 +911,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const route = this.plan.routes[chain[i]!]!;
       const member = this.chooseMember(route);
       if (member !== null) {
+        this.gw.metrics.fallbacks.inc([this.named!.alias, this.primary!.pool.id, route.pool.id, 'unsupported']);
         this.route = route;
         this.fallbackPos = i;
         this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + 'unsupported';

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
+import { ERRORS, anthropicErrorBody, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, ProviderContext, RouteContext } from '../config/plan.js';
 import { MemberHealth } from '../routing/health.js';
 import { LoadBoard } from '../routing/selector.js';
@@ -16,7 +16,6 @@ import { RetryBudget } from '../routing/retry.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import type { Translator } from '../providers/translator.js';
 import { ANTHROPIC_VERSION } from '../providers/anthropic/wire.js';
-import { anthropicErrorBody } from '../errors.js';
 import { anthropicStatus } from './ingress.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { DeadlineList } from '../upstream/deadlines.js';
