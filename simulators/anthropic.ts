@@ -285,6 +285,7 @@ class MessagesCall {
 
   abort(): void {
     this.dead = true;
+    this.host.held.delete(this);
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     if (!this.done) {
