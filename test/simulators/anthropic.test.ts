@@ -2,6 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMaasSimulator, type MaasSimulator } from '../../simulators/index.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = (r: Response): Promise<any> => r.json() as Promise<any>;
+
 describe('simulator: Anthropic Messages API and embeddings', () => {
   let sim: MaasSimulator;
   let origin: string;
@@ -19,32 +22,32 @@ describe('simulator: Anthropic Messages API and embeddings', () => {
   it('refuses a missing key, bad JSON and bad bodies in Anthropic envelopes', async () => {
     let r = await messages({}, {});
     expect(r.status).toBe(401);
-    expect(await r.json()).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' } });
+    expect(await json(r)).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' } });
     r = await messages('{nope');
-    expect([r.status, (await r.json()).error.type]).toEqual([400, 'invalid_request_error']);
+    expect([r.status, (await json(r)).error.type]).toEqual([400, 'invalid_request_error']);
     r = await messages({ model: 'm', messages: [{ role: 'user', content: 'x' }] });
-    expect((await r.json()).error.message).toBe('max_tokens: Field required');
+    expect((await json(r)).error.message).toBe('max_tokens: Field required');
     r = await messages({ model: 'm', max_tokens: 5, messages: [{ role: 'system', content: 'x' }] });
-    expect((await r.json()).error.message).toBe("messages.0.role: Input should be 'user' or 'assistant'");
+    expect((await json(r)).error.message).toBe("messages.0.role: Input should be 'user' or 'assistant'");
     r = await messages({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x [sim:fault=bogus]' }] });
-    expect((await r.json()).error.message).toBe('Invalid simulator directive: [sim:fault=bogus]');
+    expect((await json(r)).error.message).toBe('Invalid simulator directive: [sim:fault=bogus]');
     r = await messages({ model: 'm', max_tokens: 5, tools: [{ name: 'f', input_schema: {} }], tool_choice: { type: 'tool', name: 'g' }, messages: [{ role: 'user', content: 'x' }] });
-    expect((await r.json()).error.message).toMatch(/tool_choice/);
+    expect((await json(r)).error.message).toMatch(/tool_choice/);
   });
 
   it('injects faults with Anthropic statuses', async () => {
     let r = await messages({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x [sim:fault=529]' }] });
-    expect([r.status, (await r.json()).error.type]).toEqual([529, 'overloaded_error']);
+    expect([r.status, (await json(r)).error.type]).toEqual([529, 'overloaded_error']);
     r = await messages({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x [sim:fault=429]' }] });
-    expect([r.status, r.headers.get('retry-after'), (await r.json()).error.type]).toEqual([429, '1', 'rate_limit_error']);
+    expect([r.status, r.headers.get('retry-after'), (await json(r)).error.type]).toEqual([429, '1', 'rate_limit_error']);
     r = await messages({ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x [sim:fault=500]' }] });
-    expect([r.status, (await r.json()).error.type]).toEqual([500, 'api_error']);
+    expect([r.status, (await json(r)).error.type]).toEqual([500, 'api_error']);
   });
 
   it('answers deterministically: same request, same bytes; max_tokens cuts', async () => {
     const body = { model: 'claude-x', max_tokens: 3, messages: [{ role: 'user', content: 'hello [sim:output_tokens=10]' }] };
-    const a = await (await messages(body)).json();
-    const b = await (await messages(body)).json();
+    const a = await json(await messages(body));
+    const b = await json(await messages(body));
     expect({ ...a, id: '' }).toEqual({ ...b, id: '' });
     expect(a).toMatchObject({ type: 'message', role: 'assistant', model: 'claude-x', stop_reason: 'max_tokens', usage: { output_tokens: 3 } });
     expect(sim.stats.lastRequest!.headers['x-api-key']).toBe('k');
@@ -69,8 +72,8 @@ describe('simulator: Anthropic Messages API and embeddings', () => {
 
   it('caches the prefix up to the last cache_control mark: creation once, then reads', async () => {
     const system = [{ type: 'text', text: 'A long stable prefix. '.repeat(100), cache_control: { type: 'ephemeral' } }];
-    const first = await (await messages({ model: 'm', max_tokens: 2, system, messages: [{ role: 'user', content: 'one' }] })).json();
-    const second = await (await messages({ model: 'm', max_tokens: 2, system, messages: [{ role: 'user', content: 'two' }] })).json();
+    const first = await json(await messages({ model: 'm', max_tokens: 2, system, messages: [{ role: 'user', content: 'one' }] }));
+    const second = await json(await messages({ model: 'm', max_tokens: 2, system, messages: [{ role: 'user', content: 'two' }] }));
     expect(first.usage.cache_creation_input_tokens).toBeGreaterThan(500);
     expect(first.usage.cache_read_input_tokens).toBe(0);
     expect(second.usage.cache_read_input_tokens).toBe(first.usage.cache_creation_input_tokens);
@@ -79,11 +82,11 @@ describe('simulator: Anthropic Messages API and embeddings', () => {
 
   it('embeds: deterministic unit vectors, base64 or float, OpenAI errors', async () => {
     const embed = (body: unknown, auth = 'Bearer k') => fetch(origin + '/v1/embeddings', { method: 'POST', headers: { 'content-type': 'application/json', authorization: auth }, body: JSON.stringify(body) });
-    const r = await (await embed({ model: 'e', input: ['a', 'b'], dimensions: 4 })).json();
+    const r = await json(await embed({ model: 'e', input: ['a', 'b'], dimensions: 4 }));
     expect(r.data.length).toBe(2);
     const v = r.data[0].embedding as number[];
     expect(Math.hypot(...v)).toBeCloseTo(1, 5);
-    const b64 = await (await embed({ model: 'e', input: ['a'], dimensions: 4, encoding_format: 'base64' })).json();
+    const b64 = await json(await embed({ model: 'e', input: ['a'], dimensions: 4, encoding_format: 'base64' }));
     expect(Array.from(new Float32Array(Uint8Array.from(Buffer.from(b64.data[0].embedding, 'base64')).buffer))).toEqual(v.map((x) => Math.fround(x)));
     expect((await embed({ model: 'e', input: 'x' }, '')).status).toBe(401);
     expect((await embed({ model: 'e' })).status).toBe(400);
