@@ -165,7 +165,7 @@ export class Gateway {
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (path === '/v1/models' || path === '/healthz' || path === '/readyz' || path === '/metrics') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
-      return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
+      return notFound(sink, req, path);
     }
     if (path === '/healthz') return sink.send(200, JSON_HEADERS, '{"status":"ok"}');
     if (path === '/readyz') {
@@ -175,7 +175,7 @@ export class Gateway {
     if (path === '/v1/models') return this.models(req, sink);
     if (path === '/metrics') return this.scrape(sink);
     if (path.startsWith('/v1/batch_jobs/')) return this.batchJob(req, sink, path.slice(15));
-    return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
+    return notFound(sink, req, path);
   }
 
   /** GET /v1/batch_jobs/{id}: a batch job's state, and its result once completed (same tenant only). */
@@ -281,6 +281,13 @@ export class Gateway {
 function answerJob(sink: Sink, job: BatchJob | null, tenant: string, id: string): void {
   if (job === null || job.tenant !== tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
   sink.send(200, JSON_HEADERS, jobJson(job));
+}
+
+/** 404 for an unknown endpoint: in Anthropic's envelope under /v1/messages (e.g. count_tokens), else OpenAI's. */
+function notFound(sink: Sink, req: IngressRequest, path: string): void {
+  const message = `Unknown endpoint: ${req.method} ${safePath(path)}.`;
+  if (path.startsWith('/v1/messages/')) return sink.send(404, JSON_HEADERS, anthropicErrorBody('not_found', message));
+  sendError(sink, 'not_found', message);
 }
 
 function safePath(path: string): string {

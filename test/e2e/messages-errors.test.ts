@@ -40,6 +40,11 @@ describe.each(['uws', 'node'] as const)('/v1/messages and /v1/embeddings errors 
     expect(r).toMatchObject({ status: 401, body: { type: 'error', error: { type: 'authentication_error', message: 'Invalid API key.' } } });
   });
 
+  it('answers unknown endpoints under /v1/messages in the Anthropic envelope', async () => {
+    const r = await send('/v1/messages/count_tokens', { method: 'POST', headers: json, body: '{}' });
+    expect(r).toEqual({ status: 404, headers: r.headers, body: { type: 'error', error: { type: 'not_found_error', message: 'Unknown endpoint: POST /v1/messages/count_tokens.' } } });
+  });
+
   it('answers /v1/embeddings errors in the OpenAI envelope', async () => {
     let r = await send('/v1/embeddings', { method: 'POST', headers: json, body: '{"model":"embed.small"}' });
     expect(r).toMatchObject({ status: 400, body: { error: { code: 'invalid_request', param: 'input', type: 'invalid_request_error' } } });

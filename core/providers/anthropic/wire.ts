@@ -58,6 +58,7 @@ function blockOf(part: Obj): Obj {
   const t = part.type;
   let b: Obj;
   if (t === 'text') b = { type: 'text', text: part.text };
+  else if (t === 'refusal') b = { type: 'text', text: part.refusal };
   else if (t === 'image_url') {
     const url = String((part.image_url as Obj | undefined)?.url ?? '');
     const m = DATA_URL_RE.exec(url);

@@ -230,6 +230,7 @@ export class OpenAIMessagesTranslator implements Translator {
   unsupported(req: CanonicalRequest): string | null {
     const own = openAIChat.unsupported(req);
     if (own !== null) return own;
+    if (Array.isArray(req.stop) && req.stop.length > 4) return 'more than 4 stop sequences';
     const messages = req.messages;
     for (let i = 0; i < messages.length; i++) {
       const c = messages[i]!.content;

@@ -92,6 +92,11 @@ describe('openai → anthropic (AnthropicChatTranslator)', () => {
     });
   });
 
+  it("sends an assistant's earlier refusal part as text", () => {
+    const body = JSON.parse(t.buildBody({ model: 'x', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: [{ type: 'refusal', refusal: 'No.' }] }, { role: 'user', content: 'ok' }] }, 'm'));
+    expect(body.messages[1]).toEqual({ role: 'assistant', content: 'No.' });
+  });
+
   it('asks for JSON through a forced tool (response_format json_schema / json_object)', () => {
     const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] };
     const body = JSON.parse(t.buildBody({ model: 'x', messages: [{ role: 'user', content: 'q' }], response_format: { type: 'json_schema', json_schema: { name: 'n', schema } }, max_tokens: 9 }, 'm'));
@@ -235,6 +240,7 @@ describe('anthropic → openai (OpenAIMessagesTranslator)', () => {
   it.each([
     [{ thinking: { type: 'enabled' } }, 'extended thinking (`thinking`)'],
     [{ top_k: 3 }, '`top_k`'],
+    [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'more than 4 stop sequences'],
     [{ messages: [{ role: 'user', content: [{ type: 'document', source: {} }] }] }, "content blocks of type 'document'"],
     [{ messages: [{ role: 'tool', tool_call_id: 't', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, 'images inside tool results'],
   ])('cannot express %j', (extra, why) => {
