@@ -420,7 +420,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const provider = member.provider;
     const translator = translatorFor(this.ingress, provider.api);
     this.translator = translator;
-    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages());
+    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages(), this.named!.tokenBudget.maxOutputTokens);
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');

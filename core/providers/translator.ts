@@ -56,8 +56,10 @@ export interface Translator {
   /**
    * Upstream request body. `stream` requests always ask the provider for usage. `rawMessages`, when
    * given, is the client's own JSON text of `req.messages` (unchanged since parsing), forwarded as is.
+   * `defaultMaxTokens`: the output ceiling for a request that names none (the route's token budget), for
+   * provider APIs that require one (Anthropic).
    */
-  buildBody(req: CanonicalRequest, providerModel: string, rawMessages?: string | null): string;
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages?: string | null, defaultMaxTokens?: number): string;
   /**
    * Null when this pair can express `req`; else why not, in one sentence (a feature the provider's API
    * lacks). Checked before a member is chosen: the request falls to a member that can, or fails clearly.

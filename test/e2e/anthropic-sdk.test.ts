@@ -210,6 +210,9 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
       expect(r.usage!.total_tokens).toBe(r.usage!.prompt_tokens + r.usage!.completion_tokens);
       const sent = JSON.parse(claudeSim.stats.lastRequest!.body);
       expect(sent).toEqual({ model: 'claude-haiku-4-5', max_tokens: 64, system: 'Be brief.', messages: [{ role: 'user', content: 'Summarize.' }], stop_sequences: ['END'], metadata: { user_id: 'u-1' } });
+      // No max_tokens from the client: the route's output budget (512), not an open-ended default.
+      await openai.chat.completions.create({ model: 'claude.chat', messages: [{ role: 'user', content: 'hi' }] });
+      expect(JSON.parse(claudeSim.stats.lastRequest!.body).max_tokens).toBe(512);
     });
 
     it('streams chunks with usage, cached input tokens included', async () => {

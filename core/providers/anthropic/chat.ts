@@ -156,8 +156,8 @@ export class AnthropicToOpenAIStream extends SseDecoder {
 export class AnthropicChatTranslator implements Translator {
   readonly path = '/messages';
 
-  buildBody(req: CanonicalRequest, providerModel: string): string {
-    return buildAnthropicBody(req, providerModel);
+  buildBody(req: CanonicalRequest, providerModel: string, _rawMessages: string | null = null, defaultMaxTokens = 0): string {
+    return buildAnthropicBody(req, providerModel, null, defaultMaxTokens);
   }
 
   unsupported(req: CanonicalRequest): string | null {

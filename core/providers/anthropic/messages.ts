@@ -92,8 +92,8 @@ export class AnthropicMessagesTranslator implements Translator {
   readonly path = '/messages';
 
   /** `rawMessages`: the client's JSON text of its `messages` (the same API on both sides: forwarded as is). */
-  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
-    return buildAnthropicBody(req, providerModel, rawMessages);
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null, defaultMaxTokens = 0): string {
+    return buildAnthropicBody(req, providerModel, rawMessages, defaultMaxTokens);
   }
 
   unsupported(req: CanonicalRequest): string | null {

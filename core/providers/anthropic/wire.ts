@@ -8,7 +8,7 @@ import type { AnthropicUsage, MessagesResponse } from '../../schema/anthropic.js
 import type { ChatMessage, ChatToolCall } from '../../schema/openai.js';
 import type { ResponseInfo } from '../translator.js';
 
-/** Anthropic requires max_tokens; an OpenAI request that names none gets this. */
+/** Anthropic requires max_tokens; an OpenAI request that names none gets the route's output budget, else this. */
 export const DEFAULT_MAX_TOKENS = 4096;
 /**
  * `response_format` json_schema / json_object on an Anthropic provider: a forced tool whose input schema
@@ -92,7 +92,7 @@ const RAW_MESSAGES = '"messages":"\\u0000raw"'; // how JSON.stringify writes the
  * is the client's own JSON text of an Anthropic request's `messages`, forwarded as is (no re-serialization
  * of a long conversation; the provider's prefix cache sees the client's bytes).
  */
-export function buildAnthropicBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
+export function buildAnthropicBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null, defaultMaxTokens = DEFAULT_MAX_TOKENS): string {
   const system: Obj[] = [];
   let systemCached = false;
   const out: Array<{ role: 'user' | 'assistant'; content: string | Obj[] }> = [];
@@ -143,7 +143,7 @@ export function buildAnthropicBody(req: CanonicalRequest, providerModel: string,
     } else out.push({ role: 'user', content: blocks });
   }
 
-  const body: Obj = { model: providerModel, max_tokens: req.max_completion_tokens ?? req.max_tokens ?? DEFAULT_MAX_TOKENS };
+  const body: Obj = { model: providerModel, max_tokens: req.max_completion_tokens ?? req.max_tokens ?? (defaultMaxTokens > 0 ? defaultMaxTokens : DEFAULT_MAX_TOKENS) };
   if (system.length > 0) {
     // Plain system text stays a string; blocks when any carries cache_control.
     body.system = systemCached ? system : system.map((b) => b.text as string).join('\n\n');
