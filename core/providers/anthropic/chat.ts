@@ -34,6 +34,7 @@ export class AnthropicToOpenAIStream extends SseDecoder {
   }
 
   private chunk(delta: string, finish: string | null): string {
+    if (this.head === '') this.start('msg'); // a provider that skipped message_start
     return this.head + delta + ',"logprobs":null,"finish_reason":' + (finish === null ? 'null' : '"' + finish + '"') + '}]}\n\n';
   }
 
@@ -60,6 +61,12 @@ export class AnthropicToOpenAIStream extends SseDecoder {
     return '';
   }
 
+  private start(id: string): void {
+    this.id = id;
+    this.created = Math.floor(Date.now() / 1000);
+    this.head = 'data: {"id":' + JSON.stringify(id) + ',"object":"chat.completion.chunk","created":' + this.created + ',"model":' + JSON.stringify(this.alias) + ',"choices":[{"index":0,"delta":';
+  }
+
   protected event(payload: string): string {
     const info = this.info;
     // Output checks (scenarios) need the decoded text: then every event is parsed.
@@ -76,9 +83,7 @@ export class AnthropicToOpenAIStream extends SseDecoder {
     switch (e.type) {
       case 'message_start': {
         const m = (e.message ?? {}) as Obj;
-        this.id = typeof m.id === 'string' ? m.id : 'msg';
-        this.created = Math.floor(Date.now() / 1000);
-        this.head = 'data: {"id":' + JSON.stringify(this.id) + ',"object":"chat.completion.chunk","created":' + this.created + ',"model":' + JSON.stringify(this.alias) + ',"choices":[{"index":0,"delta":';
+        this.start(typeof m.id === 'string' ? m.id : 'msg');
         readAnthropicUsage(m.usage as never, info);
         info.usageReported = false; // final only with message_delta
         return this.chunk('{"role":"assistant","content":""}', null);

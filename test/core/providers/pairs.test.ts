@@ -183,6 +183,13 @@ describe('openai → anthropic (AnthropicChatTranslator)', () => {
     expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
   });
 
+  it('copes with a provider that skips message_start', () => {
+    const { out, info } = runStream((i) => t.createStream('alias', false, i), ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'x' } }) + ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 1 } }) + ev('message_stop', {}));
+    const chunks = sseData(out) as Array<{ id: string; model: string; choices: Array<{ delta: { content?: string } }> }>;
+    expect(chunks[0]).toMatchObject({ id: 'msg', model: 'alias', choices: [{ delta: { content: 'x' } }] });
+    expect(info.sawDone).toBe(true);
+  });
+
   it('reports an error event and a malformed event as stream errors', () => {
     let { info } = runStream((i) => t.createStream('a', true, i), ev('message_start', { message: { id: 'm' } }) + ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } }));
     expect(info.streamError).toBe('Overloaded');
