@@ -6,7 +6,8 @@ import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { MessagesResponse } from '../../schema/anthropic.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 import { SseDecoder } from '../sse.js';
-import { anthropicUnsupported, buildAnthropicBody, finishOf, readAnthropicUsage } from './wire.js';
+import { anthropicUnsupported, buildAnthropicBody, finishOf, readAnthropicUsage, readAnthropicUsageAt } from './wire.js';
+import { endOfString } from '../json-scan.js';
 
 type Obj = Record<string, unknown>;
 
@@ -88,6 +89,34 @@ export class AnthropicPassStream extends SseDecoder {
   }
 }
 
+/**
+ * The hot path for a compact Anthropic answer: the provider's bytes with the `model` value replaced by
+ * the alias; usage and stop reason read in place (the bytes viewed as latin1, so indices are byte
+ * offsets). Null when the body is not in that shape (then it is parsed whole).
+ */
+function passCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffer | null {
+  const n = buf.length;
+  if (n < 2 || buf[0] !== 123 || buf[n - 1] !== 125) return null;
+  const s = buf.toString('latin1');
+  const m = s.indexOf('"model":"');
+  const content = s.indexOf('"content":[');
+  // The top-level model comes before the content (a tool's input may hold a "model" key of its own).
+  if (m < 0 || content < 0 || m > content || s.indexOf('"type":"message"') < 0) return null;
+  const valueStart = m + 9;
+  const valueEnd = endOfString(s, valueStart);
+  if (valueEnd < 0) return null;
+  const u = s.lastIndexOf('"usage":{');
+  if (u < content || !readAnthropicUsageAt(s, u, info)) return null;
+  const sr = s.lastIndexOf('"stop_reason":', u);
+  info.finishReason = finishOf(sr > content && s.charCodeAt(sr + 14) === 34 ? s.slice(sr + 15, endOfString(s, sr + 15)) : null, false);
+  const aliasLen = Buffer.byteLength(alias);
+  const out = Buffer.allocUnsafe(n - (valueEnd - valueStart) + aliasLen);
+  buf.copy(out, 0, 0, valueStart);
+  out.write(alias, valueStart, 'utf8');
+  buf.copy(out, valueStart + aliasLen, valueEnd, n);
+  return out;
+}
+
 export class AnthropicMessagesTranslator implements Translator {
   readonly path = '/messages';
 
@@ -100,7 +129,10 @@ export class AnthropicMessagesTranslator implements Translator {
     return anthropicUnsupported(req);
   }
 
-  translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): string {
+  translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): Buffer | string {
+    const fast = info.collect === null ? passCompact(upstream, alias, info) : null;
+    if (fast !== null) return fast;
+    info.reset();
     const msg = JSON.parse(upstream.toString('utf8')) as MessagesResponse;
     if (msg === null || typeof msg !== 'object' || msg.type !== 'message' || !Array.isArray(msg.content)) throw new Error('not an Anthropic message');
     readAnthropicUsage(msg.usage, info);

@@ -7,6 +7,7 @@ import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { AnthropicUsage, MessagesResponse } from '../../schema/anthropic.js';
 import type { ChatMessage, ChatToolCall } from '../../schema/openai.js';
 import type { ResponseInfo } from '../translator.js';
+import { endOfString, intAt } from '../json-scan.js';
 
 /** Anthropic requires max_tokens; an OpenAI request that names none gets the route's output budget, else this. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -246,36 +247,94 @@ export function openAIUsage(info: ResponseInfo): Obj {
   };
 }
 
+/** The integer after `key` in `s` from `from`, or -1 (absent, null, not a number). */
+function intAfter(s: string, key: string, from: number): number {
+  const k = s.indexOf(key, from);
+  return k < 0 ? -1 : intAt(s, k + key.length);
+}
+
+/**
+ * Usage of a compact Anthropic body, read in place from `"usage":{` at `u`: false when the token counts
+ * are missing. Cache fields may be absent or null (then 0).
+ */
+export function readAnthropicUsageAt(s: string, u: number, info: ResponseInfo): boolean {
+  const input = intAfter(s, '"input_tokens":', u);
+  const output = intAfter(s, '"output_tokens":', u);
+  if (input < 0 || output < 0) return false;
+  const read = intAfter(s, '"cache_read_input_tokens":', u);
+  const created = intAfter(s, '"cache_creation_input_tokens":', u);
+  info.inputTokens = input + (read > 0 ? read : 0) + (created > 0 ? created : 0);
+  info.cachedInputTokens = read > 0 ? read : 0;
+  info.outputTokens = output;
+  info.usageReported = true;
+  return true;
+}
+
+const ONE_TEXT = '"content":[{"type":"text","text":"';
+
+/**
+ * The hot path for a compact one-text-block Anthropic answer (what a chat without tools gets): the text's
+ * JSON string goes into the completion as is, no parse. Null for anything else (tools, several blocks,
+ * citations, odd shapes, output checks): the caller parses it whole.
+ */
+function anthropicToOpenAICompact(s: string, alias: string, info: ResponseInfo): string | null {
+  if (info.collect !== null || !s.startsWith('{"id":"')) return null;
+  const idEnd = endOfString(s, 7);
+  const c = s.indexOf(ONE_TEXT, idEnd);
+  if (idEnd < 0 || c < 0) return null;
+  const at = c + ONE_TEXT.length;
+  const end = endOfString(s, at);
+  if (end < 0 || !s.startsWith('"}],', end)) return null;
+  const sr = s.indexOf('"stop_reason":', end);
+  const u = s.indexOf('"usage":{', end);
+  if (sr < 0 || u < 0 || !readAnthropicUsageAt(s, u, info)) return null;
+  let stop: string | null = null;
+  if (s.charCodeAt(sr + 14) === 34) stop = s.slice(sr + 15, endOfString(s, sr + 15));
+  const finish = finishOf(stop, false);
+  info.finishReason = finish;
+  info.outputChars += end - at;
+  return (
+    '{"id":' + s.slice(6, idEnd + 1) + ',"object":"chat.completion","created":' + Math.floor(Date.now() / 1000) + ',"model":' + JSON.stringify(alias) +
+    ',"choices":[{"index":0,"message":{"role":"assistant","content":' + s.slice(at - 1, end + 1) + ',"refusal":null},"logprobs":null,"finish_reason":"' + finish +
+    '"}],"usage":{"prompt_tokens":' + info.inputTokens + ',"completion_tokens":' + info.outputTokens + ',"total_tokens":' + (info.inputTokens + info.outputTokens) +
+    ',"prompt_tokens_details":{"cached_tokens":' + info.cachedInputTokens + '}}}'
+  );
+}
+
 /** An Anthropic message → an OpenAI chat completion (the response's `model` is the alias). */
 export function anthropicToOpenAI(upstream: Buffer, alias: string, info: ResponseInfo): string {
-  const msg = JSON.parse(upstream.toString('utf8')) as MessagesResponse;
+  const text = upstream.toString('utf8');
+  const fast = anthropicToOpenAICompact(text, alias, info);
+  if (fast !== null) return fast;
+  info.reset();
+  const msg = JSON.parse(text) as MessagesResponse;
   if (!isObject(msg) || msg.type !== 'message' || !Array.isArray(msg.content)) throw new Error('not an Anthropic message');
   readAnthropicUsage(msg.usage, info);
-  let text = '';
+  let out = '';
   let hasText = false;
   let json = false;
   let calls: ChatToolCall[] | null = null;
   for (const b of msg.content) {
     if (b.type === 'text') {
-      text += b.text as string;
+      out += b.text as string;
       hasText = true;
     } else if (b.type === 'tool_use') {
       if (b.name === JSON_TOOL) {
-        text += JSON.stringify(b.input);
+        out += JSON.stringify(b.input);
         hasText = true;
         json = true;
       } else (calls ??= []).push({ id: b.id as string, type: 'function', function: { name: b.name as string, arguments: JSON.stringify(b.input) } });
     }
   }
-  info.outputChars += text.length;
+  info.outputChars += out.length;
   const col = info.collect;
   if (col !== null) {
-    col.text += text;
+    col.text += out;
     if (calls !== null) for (let j = 0; j < calls.length; j++) col.toolCall(j, calls[j]!.function.name, calls[j]!.function.arguments);
   }
   const finish = finishOf(msg.stop_reason, json);
   info.finishReason = finish;
-  const message: Obj = { role: 'assistant', content: hasText ? text : null };
+  const message: Obj = { role: 'assistant', content: hasText ? out : null };
   if (calls !== null) message.tool_calls = calls;
   message.refusal = null;
   return JSON.stringify({

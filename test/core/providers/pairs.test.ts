@@ -421,3 +421,24 @@ describe('output collection for scenario checks (every pair)', () => {
     expect([oi.collect.text, oi.collect.toolCalls]).toEqual(['Yo', [{ name: 'g', arguments: '{}' }]]);
   });
 });
+
+describe('compact answer fast paths agree with the whole parse', () => {
+  const bodies = [
+    { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: 'Plain "quoted" é ✓ \\ text\n' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 5, cache_creation_input_tokens: null, cache_read_input_tokens: 7, output_tokens: 9 } },
+    { id: 'msg_2', type: 'message', role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: '' }], stop_reason: 'max_tokens', stop_sequence: null, usage: { input_tokens: 1, output_tokens: 2 } },
+    { id: 'msg_3', type: 'message', role: 'assistant', model: 'claude-x', content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }], stop_reason: 'stop_sequence', stop_sequence: 'END', usage: { input_tokens: 1, output_tokens: 2 } },
+  ];
+  it.each(bodies.map((b) => [b.id, b]))('%s', (_id, body) => {
+    for (const t of [TRANSLATORS.openai.anthropic, TRANSLATORS.anthropic.anthropic]) {
+      const fastInfo = new ResponseInfo();
+      const fast = JSON.parse(String(t.translateResponse(Buffer.from(JSON.stringify(body)), 'alias', fastInfo)));
+      const slowInfo = new ResponseInfo();
+      slowInfo.collect = new OutputCollector(); // forces the whole parse
+      const slow = JSON.parse(String(t.translateResponse(Buffer.from(JSON.stringify(body)), 'alias', slowInfo)));
+      delete fast.created;
+      delete slow.created;
+      expect(fast).toEqual(slow);
+      expect([fastInfo.inputTokens, fastInfo.cachedInputTokens, fastInfo.outputTokens, fastInfo.finishReason, fastInfo.usageReported]).toEqual([slowInfo.inputTokens, slowInfo.cachedInputTokens, slowInfo.outputTokens, slowInfo.finishReason, slowInfo.usageReported]);
+    }
+  });
+});
