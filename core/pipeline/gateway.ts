@@ -210,6 +210,12 @@ export class Gateway {
     const plan = this.plan;
     const key = authenticateRequest(plan, req, sink);
     if (key === null) return;
+    if (req.anthropicVersion !== '') {
+      // Anthropic's model list (the Anthropic SDK sends anthropic-version): the same aliases.
+      const models: Array<{ type: 'model'; id: string; display_name: string; created_at: string }> = [];
+      for (const r of plan.routes) if (keyMayUse(key, r, r.alias)) models.push({ type: 'model', id: r.alias, display_name: r.alias, created_at: '1970-01-01T00:00:00Z' });
+      return sink.send(200, JSON_HEADERS, JSON.stringify({ data: models, has_more: false, first_id: models[0]?.id ?? null, last_id: models.at(-1)?.id ?? null }));
+    }
     const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
     for (const r of plan.routes) if (keyMayUse(key, r, r.alias)) data.push({ id: r.alias, object: 'model', created: 0, owned_by: r.owner });
     sink.send(200, JSON_HEADERS, JSON.stringify({ object: 'list', data }));

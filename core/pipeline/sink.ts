@@ -13,6 +13,7 @@ export class IngressRequest {
   owner = ''; // x-switchyard-owner
   traceparent = '';
   cacheControl = '';
+  anthropicVersion = ''; // anthropic-version: the client is an Anthropic SDK (GET /v1/models answers in its format)
   body: Buffer | null = null;
 }
 

@@ -32,6 +32,17 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
     await s.close();
   });
 
+  it('lists the aliases to the Anthropic SDK in its own format', async () => {
+    const ids: string[] = [];
+    for await (const m of claude.models.list()) {
+      expect(m.type).toBe('model');
+      ids.push(m.id);
+    }
+    expect(ids).toContain('claude.chat');
+    expect(ids).toContain('openai.chat');
+    expect(ids).not.toContain('claude-haiku-4-5');
+  });
+
   describe('Anthropic SDK → OpenAI-style provider', () => {
     it('answers a message (alias as model, usage, end_turn)', async () => {
       const { data, response } = await claude.messages

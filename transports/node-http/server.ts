@@ -109,6 +109,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   r.owner = header(req, 'x-switchyard-owner');
   r.traceparent = header(req, 'traceparent');
   r.cacheControl = header(req, 'cache-control');
+  r.anthropicVersion = header(req, 'anthropic-version');
   const sink = new NodeSink(res);
   res.on('close', () => sink.onClose());
   res.on('drain', () => sink.onDrain());

@@ -180,6 +180,7 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   r.owner = req.getHeader('x-switchyard-owner');
   r.traceparent = req.getHeader('traceparent');
   r.cacheControl = req.getHeader('cache-control');
+  r.anthropicVersion = req.getHeader('anthropic-version');
   const contentLength = req.getHeader('content-length');
   const chunked = req.getHeader('transfer-encoding') !== '';
   const sink = new UwsSink(res);
