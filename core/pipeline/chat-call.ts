@@ -428,7 +428,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
     this.dispatched = true;
     this.upstreamStarted = true;
-    this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+    const beta = this.req.anthropicBeta;
+    const headers = beta !== '' && provider.api === 'anthropic' ? this.gw.headersWithBeta(provider, beta) : this.gw.headersFor(provider);
+    this.gw.upstream.dispatch(provider, translator.path, headers, upstreamBody, this);
   }
 
   /**

@@ -33,6 +33,8 @@ const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
 const METRICS_HEADERS: readonly string[] = Object.freeze(['content-type', 'text/plain; version=0.0.4; charset=utf-8']);
 const KEY_CACHE_MAX = 10_000;
+/** anthropic-beta: comma-separated feature names. */
+const BETA_RE = /^[A-Za-z0-9._-]+(\s*,\s*[A-Za-z0-9._-]+)*$/;
 
 export interface GatewayOptions {
   plan: Plan;
@@ -252,6 +254,15 @@ export class Gateway {
   }
   /** @internal */ headersFor(provider: ProviderContext): Record<string, string> {
     return this.providerHeaders.get(provider.name)!;
+  }
+  /**
+   * @internal The provider's headers plus the client's `anthropic-beta` (Anthropic-style providers only;
+   * a list of feature names, anything else is dropped). A copy: only requests that send one pay for it.
+   */
+  headersWithBeta(provider: ProviderContext, beta: string): Record<string, string> {
+    const h = this.providerHeaders.get(provider.name)!;
+    if (beta.length > 512 || !BETA_RE.test(beta)) return h;
+    return { ...h, 'anthropic-beta': beta };
   }
   /** @internal */ admissionFor(plan: Plan, key: KeyRecord, route: RouteContext): Admission {
     let perRoute = this.admissions.get(key);

@@ -14,6 +14,7 @@ export class IngressRequest {
   traceparent = '';
   cacheControl = '';
   anthropicVersion = ''; // anthropic-version: the client is an Anthropic SDK (GET /v1/models answers in its format)
+  anthropicBeta = ''; // anthropic-beta: forwarded to Anthropic-style providers only
   body: Buffer | null = null;
 }
 

@@ -175,6 +175,17 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
       expect(JSON.parse(rec.body).model).toBe('claude-haiku-4-5');
     });
 
+    it("forwards the client's anthropic-beta to an Anthropic-style provider only, and only feature names", async () => {
+      await claude.messages.create({ model: 'claude.chat', max_tokens: 8, messages: [{ role: 'user', content: 'b' }] }, { headers: { 'anthropic-beta': 'context-1m-2025-08-07, files-api-2025-04-14' } });
+      expect(claudeSim.stats.lastRequest!.headers['anthropic-beta']).toBe('context-1m-2025-08-07, files-api-2025-04-14');
+      await claude.messages.create({ model: 'claude.chat', max_tokens: 8, messages: [{ role: 'user', content: 'b' }] }, { headers: { 'anthropic-beta': 'x; y=z' } });
+      expect(claudeSim.stats.lastRequest!.headers['anthropic-beta']).toBeUndefined();
+      await claude.messages.create({ model: 'claude.chat', max_tokens: 8, messages: [{ role: 'user', content: 'b' }] });
+      expect(claudeSim.stats.lastRequest!.headers['anthropic-beta']).toBeUndefined();
+      await claude.messages.create({ model: 'openai.chat', max_tokens: 8, messages: [{ role: 'user', content: 'b' }] }, { headers: { 'anthropic-beta': 'context-1m-2025-08-07' } });
+      expect(openaiSim.stats.lastRequest!.headers['anthropic-beta']).toBeUndefined();
+    });
+
     it('carries cache_control and reports cached input tokens', async () => {
       const system: Anthropic.TextBlockParam[] = [{ type: 'text', text: 'Policy handbook. '.repeat(200) + transport, cache_control: { type: 'ephemeral' } }];
       const first = await claude.messages.create({ model: 'claude.chat', max_tokens: 16, system, messages: [{ role: 'user', content: 'q1' }] });

@@ -110,6 +110,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   r.traceparent = header(req, 'traceparent');
   r.cacheControl = header(req, 'cache-control');
   r.anthropicVersion = header(req, 'anthropic-version');
+  r.anthropicBeta = header(req, 'anthropic-beta');
   const sink = new NodeSink(res);
   res.on('close', () => sink.onClose());
   res.on('drain', () => sink.onDrain());

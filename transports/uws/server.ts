@@ -181,6 +181,7 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   r.traceparent = req.getHeader('traceparent');
   r.cacheControl = req.getHeader('cache-control');
   r.anthropicVersion = req.getHeader('anthropic-version');
+  r.anthropicBeta = req.getHeader('anthropic-beta');
   const contentLength = req.getHeader('content-length');
   const chunked = req.getHeader('transfer-encoding') !== '';
   const sink = new UwsSink(res);
