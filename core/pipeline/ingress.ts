@@ -33,10 +33,13 @@ export function decodeIngress(api: IngressApi, parsed: unknown, out: Decoded): v
   if (out.problem === null) out.body = decodeEmbeddingsRequest(parsed as Record<string, unknown>);
 }
 
-/** Anthropic's status for an error: overloaded is 529 there; everything else keeps the registry's. */
+/**
+ * Anthropic's status for an error: overloaded is 529 there, and Anthropic has no 502 (a provider's failure
+ * is its `api_error`, 500); everything else keeps the registry's (the trace always does).
+ */
 export function anthropicStatus(code: ErrorCode): number {
   const spec = ERRORS[code];
-  return spec.anthropicType === 'overloaded_error' ? 529 : spec.status;
+  return spec.anthropicType === 'overloaded_error' ? 529 : spec.status === 502 ? 500 : spec.status;
 }
 
 /** HTTP status of an error on this ingress. */

@@ -429,7 +429,8 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
       e = await ask('x [sim:fault=429]');
       expect(e).toBeInstanceOf(Anthropic.RateLimitError);
       e = await ask('x [sim:fault=500]');
-      expect(e.status).toBe(502);
+      expect(e.status).toBe(500); // the registry's 502 upstream_error: Anthropic has no 502
+      expect(s.traces.records.at(-1)!.status).toBe(502);
       expect(e.error).toMatchObject({ error: { type: 'api_error' } });
     });
 
