@@ -46,7 +46,8 @@ export class AnthropicToOpenAIStream extends SseDecoder {
     if (this.head === '' || !p.startsWith(DELTA_HEAD)) return null;
     const index = intAt(p, DELTA_HEAD.length);
     if (index < 0) return null;
-    let at = DELTA_HEAD.length + String(index).length;
+    let at = DELTA_HEAD.length + 1;
+    while (p.charCodeAt(at) >= 48 && p.charCodeAt(at) <= 57) at++; // past the index's digits
     const text = p.startsWith(TEXT_DELTA, at);
     if (!text && !p.startsWith(JSON_DELTA, at)) return null;
     at += text ? TEXT_DELTA.length : JSON_DELTA.length;
