@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -9,10 +10,11 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
+import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|observability] [--json] [macro options]
 ${MACRO_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -84,6 +86,8 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMicro(json);
     case 'macro':
       return runMacro(rest);
+    case 'observability':
+      return runObservability(rest);
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

@@ -7,6 +7,7 @@ import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.j
 import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
 import { Decoded, decodeIngress, errorBody, errorStatus, streamErrorEvent } from './ingress.js';
 import { translatorFor } from '../providers/registry.js';
+import { withAnthropicBeta } from './ingress.js';
 import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
@@ -20,7 +21,8 @@ import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
-import { TraceRecord, isoTime } from '../telemetry/trace.js';
+import { SpanContext, TraceRecord, isoTime } from '../telemetry/trace.js';
+import { formatTraceparent, isSampled, newSpanId, newTraceId, parseTraceparent } from '../telemetry/traceparent.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
 import type { Admission, Gateway } from './gateway.js';
@@ -122,6 +124,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private limitHeaders: string[] | null = null;
   /** The request's scenario when the config lists it (its criterion judges the outcome); null: by status alone. */
   private scenario: Scenario | null = null;
+  /** The route whose pool the current attempt is on (pool in-flight gauge), null between attempts. */
+  private attemptRoute: RouteContext | null = null;
+  /** `traceparent` sent upstream ('' when neither the client sent one nor spans are exported). */
+  private traceparent = '';
+  /** The request's trace context (null unless spans are exported or the client sent `traceparent`). */
+  private span: SpanContext | null = null;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink, ingress: IngressApi = 'openai') {
     this.gw = gw;
@@ -194,6 +202,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const req = this.req;
     const trace = this.trace;
     const plan = this.plan;
+    if (req.traceparent !== '' || this.gw.spans) this.traceContext(req.traceparent);
     if (this.gw.isDraining) return this.fail('shutting_down', 'The gateway is shutting down; retry on another instance.');
 
     // 1. Authenticate.
@@ -293,6 +302,28 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       }
     }
     this.reserve(promptTokens, asked);
+  }
+
+  /**
+   * W3C trace context: continue the client's trace (its trace id; its span is our parent) or start one.
+   * With spans exported, this request is a new span and the provider gets it as the parent; without,
+   * the client's `traceparent` is passed upstream unchanged (a span that is never exported would break
+   * the trace).
+   */
+  private traceContext(header: string): void {
+    const ctx = header === '' ? null : parseTraceparent(header);
+    if (this.gw.spans) {
+      const span = new SpanContext();
+      span.traceId = ctx !== null ? ctx.traceId : newTraceId();
+      span.spanId = newSpanId();
+      span.parentSpanId = ctx !== null ? ctx.parentId : '';
+      span.startUnixMs = performance.timeOrigin + this.t0;
+      span.sampled = isSampled(this.gw.sampler, span.traceId, ctx !== null ? ctx.flags : '');
+      this.span = span;
+      this.traceparent = formatTraceparent(span.traceId, span.spanId, span.sampled ? '01' : '00');
+    } else if (ctx !== null) {
+      this.traceparent = header;
+    }
   }
 
   private withinInputBudget(tokens: number): boolean {
@@ -428,8 +459,11 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
     this.dispatched = true;
     this.upstreamStarted = true;
+    this.attemptRoute = route;
+    this.gw.metrics.poolAttempt(route, 1);
+    let headers = this.traceparent === '' ? this.gw.headersFor(provider) : this.gw.headersWithTrace(provider, this.traceparent);
     const beta = this.req.anthropicBeta;
-    const headers = beta !== '' && provider.api === 'anthropic' ? this.gw.headersWithBeta(provider, beta) : this.gw.headersFor(provider);
+    if (beta !== '' && provider.api === 'anthropic') headers = withAnthropicBeta(headers, beta);
     this.gw.upstream.dispatch(provider, translator.path, headers, upstreamBody, this);
   }
 
@@ -464,6 +498,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.dispatched = true;
     this.upstreamStarted = true;
     this.responded = true;
+    this.attemptRoute = this.route;
+    this.gw.metrics.poolAttempt(this.route!, 1);
     this.gw.batches.enqueue(this.member!, this);
     const h = this.routedHeaders(JSON_TYPE, false);
     h.push('location', '/v1/batch_jobs/' + this.job.id);
@@ -829,6 +865,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
    * its attempts: a failed or re-asked attempt's tokens and cost are attributed, not dropped.
    */
   private recordAttempt(status: number, errorCode: string | null, served = false): void {
+    if (this.attemptRoute !== null) this.gw.metrics.queued(this.attemptRoute, this.queueTimeMs);
     this.releaseLoad();
     const info = this.info;
     const trace = this.trace;
@@ -958,10 +995,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private count(): void {
     const m = this.gw.metrics;
     const t = this.trace;
-    const alias = this.named!.alias;
-    m.requests.inc([alias, t.route_lane, t.pool_id, t.outcome]);
-    m.duration.observe([alias, t.route_lane], t.latency_ms / 1000);
-    if (t.ttft_ms !== null) m.ttft.observe([alias, t.route_lane], t.ttft_ms / 1000);
+    m.requestDone(this.named!, this.route!, t.route_lane, t.outcome, t.latency_ms, t.ttft_ms, t.cost_usd);
     if (t.status === 200) {
       const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || this.member.price === null ? 'price' : '';
       if (missing === '') m.attributionComplete.inc(NO_LABELS);
@@ -970,6 +1004,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   }
 
   private releaseLoad(): void {
+    if (this.attemptRoute !== null) {
+      this.gw.metrics.poolAttempt(this.attemptRoute, -1);
+      this.attemptRoute = null;
+    }
     if (this.attemptLoad !== null) {
       this.attemptLoad.inflight--;
       this.attemptLoad = null;
@@ -1002,7 +1040,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
     if (this.named !== null && trace.route_lane !== '') this.count();
-    this.gw.traces.write(trace);
+    this.gw.traces.write(trace, this.span);
     this.gw.leave();
   }
 }

@@ -56,3 +56,18 @@ export function errorBody(api: IngressApi, code: ErrorCode, message: string, par
 export function streamErrorEvent(api: IngressApi, code: ErrorCode, message: string): string {
   return api === 'anthropic' ? 'event: error\ndata: ' + anthropicErrorBody(code, message) + '\n\n' : 'data: ' + openAIErrorBody(code, message) + '\n\n';
 }
+
+/** anthropic-beta: comma-separated feature names. */
+const BETA_RE = /^[A-Za-z0-9._-]+(\s*,\s*[A-Za-z0-9._-]+)*$/;
+
+/**
+ * The provider's headers plus the client's `anthropic-beta` (for Anthropic-style providers only; a list of
+ * feature names, anything else is dropped). A copy: only requests that send one pay for it.
+ */
+export function withAnthropicBeta(headers: Record<string, string>, beta: string): Record<string, string> {
+  if (beta.length > 512 || !BETA_RE.test(beta)) return headers;
+  const h: Record<string, string> = {};
+  for (const k in headers) h[k] = headers[k]!;
+  h['anthropic-beta'] = beta;
+  return h;
+}
