@@ -418,7 +418,11 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } else member = pickMember(pool, route.allowedProviders, seq, this);
     // The pickers fall back to a skipped member when all are skipped (ejection is soft); a member whose
     // API cannot express the request is never called.
-    if (member !== null && this.unsupportedWhy !== '' && translatorFor(this.ingress, member.provider.api).unsupported(this.body!) !== null) member = null;
+    if (member !== null && this.unsupportedWhy !== '' && translatorFor(this.ingress, member.provider.api).unsupported(this.body!) !== null) {
+      // Everything left was skipped: a retry may go back to the member that just failed, if it can take it.
+      const again = this.avoid;
+      member = again !== null && pool.members.includes(again) && translatorFor(this.ingress, again.provider.api).unsupported(this.body!) === null ? again : null;
+    }
     if (member === null) return null;
     this.member = member;
     this.trace.pool_id = route.pool.id;

@@ -349,6 +349,15 @@ describe.each(['uws', 'node'] as const)('Anthropic and OpenAI SDKs across provid
       expect(data.model).toBe('mixed.chat');
       expect(s.traces.records.at(-1)!.provider).toBe('sim');
       expect(response.headers.get('x-switchyard-attempts')).toBe('1');
+      // A retry never lands on a member that cannot take the request: it goes back to the one that can.
+      const err = await openai.chat.completions.create({ model: 'mixed.chat', messages: [{ role: 'user', content: 'x [sim:fault=500]' }], logprobs: true }).then(
+        () => null,
+        (e: unknown) => e as InstanceType<typeof OpenAI.APIError>,
+      );
+      expect([err?.status, err?.code]).toEqual([502, 'upstream_error']);
+      const tries = s.traces.records.at(-1)!.attempts;
+      expect(tries.length).toBeGreaterThan(1);
+      expect(tries.every((a) => a.provider === 'sim')).toBe(true);
       // claude.strict (Anthropic-style pool) names openai.chat as its fallback route.
       const r = await openai.chat.completions.create({ model: 'claude.strict', messages: [{ role: 'user', content: 'x' }], logprobs: true }).withResponse();
       expect(r.response.headers.get('x-switchyard-pool')).toBe('maas-sim');
