@@ -71,6 +71,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private translator: Translator;
   /** Why the last member choice skipped a member (a feature its API lacks); '' when none was skipped. */
   private unsupportedWhy = '';
+  /** What the request needs that each provider API lacks, checked once per API (undefined: not yet). */
+  private lacksOpenAI: string | null | undefined = undefined;
+  private lacksAnthropic: string | null | undefined = undefined;
   private body: CanonicalRequest | null = null;
   private route: RouteContext | null = null;
   private member: PoolMember | null = null;
@@ -177,7 +180,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** MemberFilter: skip ejected members, on a retry the member that just failed, and members whose API cannot express the request. */
   skip(member: PoolMember): boolean {
     if (member === this.avoid || this.gw.health.isEjected(member, performance.now())) return true;
-    const why = translatorFor(this.ingress, member.provider.api).unsupported(this.body!);
+    const why = this.lacks(member);
     if (why === null) return false;
     this.unsupportedWhy = `${why} cannot be sent to provider '${member.provider.name}' (${member.provider.api} API)`;
     return true;
@@ -418,10 +421,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } else member = pickMember(pool, route.allowedProviders, seq, this);
     // The pickers fall back to a skipped member when all are skipped (ejection is soft); a member whose
     // API cannot express the request is never called.
-    if (member !== null && this.unsupportedWhy !== '' && translatorFor(this.ingress, member.provider.api).unsupported(this.body!) !== null) {
+    if (member !== null && this.unsupportedWhy !== '' && this.lacks(member) !== null) {
       // Everything left was skipped: a retry may go back to the member that just failed, if it can take it.
       const again = this.avoid;
-      member = again !== null && pool.members.includes(again) && translatorFor(this.ingress, again.provider.api).unsupported(this.body!) === null ? again : null;
+      member = again !== null && pool.members.includes(again) && this.lacks(again) === null ? again : null;
     }
     if (member === null) return null;
     this.member = member;
@@ -940,6 +943,16 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     ];
     if (withCost) h.push('x-switchyard-cost-usd', t.cost_usd.toFixed(8));
     return h;
+  }
+
+  /** What the request needs that `member`'s API lacks (null: nothing), asked of the pair's translator once per API. */
+  private lacks(member: PoolMember): string | null {
+    if (member.provider.api === 'openai') {
+      if (this.lacksOpenAI === undefined) this.lacksOpenAI = translatorFor(this.ingress, 'openai').unsupported(this.body!);
+      return this.lacksOpenAI;
+    }
+    if (this.lacksAnthropic === undefined) this.lacksAnthropic = translatorFor(this.ingress, 'anthropic').unsupported(this.body!);
+    return this.lacksAnthropic;
   }
 
   /**

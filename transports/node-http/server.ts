@@ -116,8 +116,10 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   r.owner = header(req, 'x-switchyard-owner');
   r.traceparent = header(req, 'traceparent');
   r.cacheControl = header(req, 'cache-control');
-  r.anthropicVersion = header(req, 'anthropic-version');
-  r.anthropicBeta = header(req, 'anthropic-beta');
+  if (r.path.startsWith('/v1/m')) {
+    r.anthropicVersion = header(req, 'anthropic-version');
+    r.anthropicBeta = header(req, 'anthropic-beta');
+  }
   const sink = new NodeSink(res);
   res.on('close', () => sink.onClose());
   res.on('drain', () => sink.onDrain());

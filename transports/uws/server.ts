@@ -181,8 +181,11 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   r.owner = req.getHeader('x-switchyard-owner');
   r.traceparent = req.getHeader('traceparent');
   r.cacheControl = req.getHeader('cache-control');
-  r.anthropicVersion = req.getHeader('anthropic-version');
-  r.anthropicBeta = req.getHeader('anthropic-beta');
+  // Anthropic's headers matter on /v1/messages and /v1/models only: other requests skip two header reads.
+  if (r.path.startsWith('/v1/m')) {
+    r.anthropicVersion = req.getHeader('anthropic-version');
+    r.anthropicBeta = req.getHeader('anthropic-beta');
+  }
   const contentLength = req.getHeader('content-length');
   const chunked = req.getHeader('transfer-encoding') !== '';
   const sink = new UwsSink(res);
