@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
 //   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
@@ -14,7 +15,7 @@ import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|observability] [--json] [macro options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|ledger] [--json] [macro options]
 ${MACRO_USAGE}`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -88,6 +89,10 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMacro(rest);
     case 'observability':
       return runObservability(rest);
+    case 'ledger': {
+      const { runLedgerBench } = await import('./ledger.js');
+      return runLedgerBench(rest);
+    }
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

@@ -64,6 +64,9 @@ export class MessageScan {
   promptTokens = 0;
   /** The content text of the last user message ('' when none): where directives are read. */
   lastUser = '';
+  /** Hash and prompt tokens of every message but the last (the cacheable prefix); 0 with one message. */
+  prefixHash = 0;
+  prefixTokens = 0;
 }
 
 /**
@@ -74,9 +77,15 @@ export function scanMessages(messages: unknown[], hashSeed: number, out: Message
   let h = hashSeed;
   let chars = 0;
   let lastUser = '';
+  out.prefixHash = 0;
+  out.prefixTokens = 0;
   for (let i = 0; i < messages.length; i++) {
     const err = messageError(messages[i], i);
     if (err !== null) return err;
+    if (i > 0 && i === messages.length - 1) {
+      out.prefixHash = h;
+      out.prefixTokens = promptTokens(chars, i);
+    }
     const m = messages[i] as ChatMessage;
     const role = m.role;
     const text = contentText(m.content);

@@ -52,6 +52,18 @@ export interface MaasRequestLogEntry {
   fault: FaultKind | null;
   /** The client (or close()) went away before the exchange finished. */
   aborted: boolean;
+  /** The request's `user` field ('' when absent): lets a test match its requests one by one. */
+  user: string;
+}
+
+/** One bucket of the provider-side usage report (OpenAI's organization usage API shape). */
+export interface MaasUsageResult {
+  object: 'organization.usage.completions.result';
+  model: string;
+  input_tokens: number;
+  input_cached_tokens: number;
+  output_tokens: number;
+  num_model_requests: number;
 }
 
 export interface MaasStats {
@@ -65,6 +77,8 @@ export interface MaasStats {
   /** Tokens generated: prompt tokens of answered requests and completion tokens actually emitted. */
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens served from the prefix cache (part of promptTokens). */
+  cachedTokens: number;
   /** POST /v1/messages (Anthropic API) and POST /v1/embeddings requests received. */
   messagesRequests: number;
   embeddingsRequests: number;
@@ -105,6 +119,8 @@ export async function startMaasSimulator(
 const REQUEST_LOG_CAP = 10_000;
 const REQUEST_LOG_SLACK = 1_000; // trim in batches: no O(n) shift per request
 const MIN_TICK_MS = 10; // pacing granularity: several tokens per tick at high rates
+const PREFIX_CACHE_MIN_TOKENS = 1024;
+const PREFIX_CACHE_ENTRIES = 10_000;
 
 // [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request.
 const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
@@ -140,6 +156,7 @@ class LogEntry implements MaasRequestLogEntry {
     public cached_tokens: number,
     public fault: FaultKind | null,
     public aborted: boolean,
+    public user: string,
   ) {}
 }
 
@@ -185,6 +202,8 @@ class ChatCall {
   moreToolNamesJson: string[] = NO_STRINGS;
   pieceCall: number[] = NO_NUMBERS;
   promptTokens = 0;
+  cachedTokens = 0;
+  user = '';
   fault: FaultKind | null = null;
   ttftMs = 0;
   tokensPerS = 0;
@@ -298,6 +317,8 @@ class ChatCall {
     err = scanMessages(messages, server.hashSeed, scan);
     if (err !== null) return err;
     this.promptTokens = scan.promptTokens;
+    this.cachedTokens = server.prefixCached(scan.prefixHash, scan.prefixTokens);
+    this.user = typeof body.user === 'string' ? body.user : '';
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
@@ -414,7 +435,7 @@ class ChatCall {
           : toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
         : textMessageJson(pieces.join(''));
     const body = completionJson(
-      this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, 0), SIM_FINGERPRINT,
+      this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, this.cachedTokens), SIM_FINGERPRINT,
     );
     const res = this.res;
     res.writeStatus('200 OK');
@@ -506,7 +527,7 @@ class ChatCall {
     if (due >= n) {
       out += finishChunk(prefix, this.finish, this.includeUsage);
       if (this.includeUsage) {
-        out += usageChunk(this.id, this.created, this.modelJson, SIM_FINGERPRINT, usageJson(this.promptTokens, n, 0));
+        out += usageChunk(this.id, this.created, this.modelJson, SIM_FINGERPRINT, usageJson(this.promptTokens, n, this.cachedTokens));
       }
       out += DONE_CHUNK;
       this.done = true;
@@ -614,11 +635,15 @@ class MaasServer implements MaasSimulator, AnthropicHost {
   private seq = 0;
   private closed = false;
   private readonly modelsBody: string;
+  /** Prefix hashes seen (insertion order: the oldest is dropped first). */
+  private readonly prefixes = new Set<number>();
+  /** Usage report: minute (Unix s) → model → totals. */
+  private readonly usageBuckets = new Map<number, Map<string, MaasUsageResult>>();
 
   constructor(profile: ResolvedProfile, host: string) {
     this.profile = profile;
     this.host = host;
-    this.stats = { requests: 0, messagesRequests: 0, embeddingsRequests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, lastRequest: null, requestLog: [] };
+    this.stats = { requests: 0, messagesRequests: 0, embeddingsRequests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, cachedTokens: 0, lastRequest: null, requestLog: [] };
     const s = seed32(profile.seed);
     this.hashSeed = (FNV1A_BASIS ^ s) >>> 0;
     this.faultRng = new Rng(fmix32(s ^ 0x5bd1e995));
@@ -681,10 +706,13 @@ class MaasServer implements MaasSimulator, AnthropicHost {
     const answered = call.status === 200;
     const prompt = answered ? call.promptTokens : 0;
     const completion = answered ? call.sent : 0;
+    const cached = answered ? call.cachedTokens : 0;
     stats.promptTokens += prompt;
     stats.completionTokens += completion;
+    stats.cachedTokens += cached;
+    if (answered) this.recordUsage(call.model, prompt, cached, completion);
     const log = stats.requestLog;
-    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, 0, fault, aborted));
+    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, cached, fault, aborted, call.user));
     if (log.length > REQUEST_LOG_CAP + REQUEST_LOG_SLACK) log.splice(0, log.length - REQUEST_LOG_CAP);
   }
 
@@ -703,8 +731,73 @@ class MaasServer implements MaasSimulator, AnthropicHost {
     stats.completionTokens += completion;
   }
 
+  /**
+   * The prefix cache (OpenAI's rule): a prompt whose prefix (every message but the last) is at least 1,024
+   * tokens and was seen before has that prefix served from cache, in 128-token steps past the first 1,024.
+   */
+  prefixCached(hash: number, prefixTokens: number): number {
+    if (prefixTokens < PREFIX_CACHE_MIN_TOKENS) return 0;
+    const seen = this.prefixes.has(hash);
+    if (!seen) {
+      if (this.prefixes.size >= PREFIX_CACHE_ENTRIES) this.prefixes.delete(this.prefixes.values().next().value!);
+      this.prefixes.add(hash);
+      return 0;
+    }
+    return PREFIX_CACHE_MIN_TOKENS + Math.floor((prefixTokens - PREFIX_CACHE_MIN_TOKENS) / 128) * 128;
+  }
+
+  /** Add an answered request to its minute's bucket of the usage report. */
+  private recordUsage(model: string, prompt: number, cached: number, completion: number): void {
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    let b = this.usageBuckets.get(minute);
+    if (b === undefined) {
+      b = new Map();
+      this.usageBuckets.set(minute, b);
+    }
+    let r = b.get(model);
+    if (r === undefined) {
+      r = { object: 'organization.usage.completions.result', model, input_tokens: 0, input_cached_tokens: 0, output_tokens: 0, num_model_requests: 0 };
+      b.set(model, r);
+    }
+    r.input_tokens += prompt;
+    r.input_cached_tokens += cached;
+    r.output_tokens += completion;
+    r.num_model_requests++;
+  }
+
+  /**
+   * GET /v1/organization/usage/completions?start_time=UNIX_S[&end_time=UNIX_S]: what this provider served,
+   * per minute bucket and model (the shape of OpenAI's usage API; `bucket_width` is always 1m here).
+   */
+  private usageReport(query: string): string | null {
+    const params = new URLSearchParams(query);
+    const start = Number(params.get('start_time'));
+    const endParam = params.get('end_time');
+    const end = endParam === null ? Number.POSITIVE_INFINITY : Number(endParam);
+    if (!Number.isInteger(start) || start < 0 || Number.isNaN(end)) return null;
+    const data: unknown[] = [];
+    const minutes = [...this.usageBuckets.keys()].sort((a, b) => a - b);
+    for (const m of minutes) {
+      if (m + 60 <= start || m >= end) continue;
+      data.push({ object: 'bucket', start_time: m, end_time: m + 60, results: [...this.usageBuckets.get(m)!.values()] });
+    }
+    return JSON.stringify({ object: 'page', data, has_more: false, next_page: null });
+  }
+
   private routes(): void {
     const app = this.app;
+    app.get('/v1/organization/usage/completions', (res, req) => {
+      if (!BEARER_RE.test(req.getHeader('authorization'))) {
+        sendJson(res, '401 Unauthorized', ERR_UNAUTHORIZED);
+        return;
+      }
+      const body = this.usageReport(req.getQuery() ?? '');
+      if (body === null) {
+        sendJson(res, '400 Bad Request', JSON.stringify({ error: { message: "Invalid 'start_time': expected a Unix time in seconds.", type: 'invalid_request_error', param: 'start_time', code: 'invalid_value' } }));
+        return;
+      }
+      sendJson(res, '200 OK', body);
+    });
     app.post('/v1/chat/completions', (res, req) => this.onChat(res, req));
     app.post('/v1/messages', (res, req) => onMessages(this, res, req));
     app.post('/v1/embeddings', (res, req) => onEmbeddings(this, res, req));

@@ -78,9 +78,10 @@ export const KeySchema = z.strictObject({
 
 export const ModelSchema = z.strictObject({
   name: name,
-  input_usd_per_mtok: nonNegative,
+  // Optional when the config's price catalog (`pricing.catalog`) lists the model.
+  input_usd_per_mtok: nonNegative.optional(),
   cached_input_usd_per_mtok: nonNegative.optional(),
-  output_usd_per_mtok: nonNegative,
+  output_usd_per_mtok: nonNegative.optional(),
   context_tokens: positiveInt.optional(),
 });
 
@@ -120,6 +121,8 @@ export const ProviderSchema = z.strictObject({
   connections: positiveInt.default(64),
   models: z.array(ModelSchema).min(1, 'must list at least one model'),
   simulator: SimulatorProfileSchema.optional(),
+  /** Gateway coverage: the provider's usage report (`{base_url}/organization/usage/completions`) and the key it wants. */
+  usage_report: z.strictObject({ api_key_env: envVarName }).optional(),
 });
 
 // ---- pools -----------------------------------------------------------------------------------------
@@ -139,6 +142,7 @@ export const PoolSchema = z.strictObject({
   prefill_tokens_per_s: positive.optional(),
   decode_tokens_per_s: positive.optional(),
   gpu_hour_usd: nonNegative.optional(),
+  batch_discount: z.number().min(0).max(1).optional(),
 });
 
 // ---- routes (the decision template) ----------------------------------------------------------------
@@ -252,6 +256,8 @@ export const ConfigSchema = z.strictObject({
   policies: z.array(PolicySchema).default([]),
   limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
   server: ServerSchema.default({ max_body_bytes: 1048576, unknown_scenario: 'accept', admin_keys: [] }),
+  /** Price catalog (model list prices, batch discount), relative to the config file. */
+  pricing: z.strictObject({ catalog: z.string().min(1).optional(), batch_discount: share.optional() }).optional(),
 });
 
 /** A validated config (defaults applied). */

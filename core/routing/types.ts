@@ -23,4 +23,6 @@ export interface PoolContext {
   readonly prefillTokensPerS: number;
   readonly decodeTokensPerS: number;
   readonly gpuHourUsd: number;
+  /** Batch pools: share taken off token prices (0..1; 0 when not stated). */
+  readonly batchDiscount?: number;
 }
