@@ -10,7 +10,8 @@ usage:
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
   switchyard bench [micro|macro|observability|stream|ledger|compare] [--json] [--duration S]
-  switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider] [--since ISO] [--config FILE] [--json]
+  switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider|outcome] [--since ISO] [--config FILE] [--json]
+  switchyard scenarios [--since ISO] [--config FILE] [--json]
   switchyard replay TRACE [--config FILE] [--pools FILE] [--out DIR] [--seed N]
   switchyard trace generate|record|check ...
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
@@ -37,6 +38,10 @@ async function main(argv: string[]): Promise<number> {
     case 'usage': {
       const { runUsage } = await import('./usage.js');
       return runUsage(rest);
+    }
+    case 'scenarios': {
+      const { runScenarios } = await import('./scenarios.js');
+      return runScenarios(rest);
     }
     case 'bench': {
       const { runBench } = await import('../bench/index.js');
