@@ -19,6 +19,7 @@ export const ERRORS = Object.freeze({
   invalid_request: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   missing_scenario_id: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unsupported_feature: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
+  policy_violation: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unknown_scenario: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unsupported_content_type: spec(415, 'invalid_request_error', 'invalid_request_error', 'info'),
   body_too_large: spec(413, 'invalid_request_error', 'request_too_large', 'info'),

@@ -21,7 +21,7 @@
 
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { Directives, MessageScan, maxTokensOf, readDirectives, scanMessages, type DirectiveRules } from './chat-request.js';
-import { FNV1A_BASIS, ID_ALPHABET, Rng, fmix32, seed32, textPieces } from './generate.js';
+import { FNV1A_BASIS, ID_ALPHABET, Rng, fmix32, jsonPieces, seed32, textPieces } from './generate.js';
 import {
   BEARER_RE,
   ERR_BAD_JSON_MESSAGE,
@@ -263,7 +263,8 @@ const enum Fault {
   Unavailable = 3,
 }
 
-// [sim:fault=…] values; [sim:output_tokens=N] sets the length, ttft_ms and tokens_per_s are accepted and ignored.
+// [sim:fault=…] values; [sim:output_tokens=N] sets the length, ttft_ms and tokens_per_s are accepted and ignored;
+// [sim:say=B64] (base64url UTF-8) fixes the answer text.
 const DIRECTIVE_RULES: DirectiveRules<Fault> = {
   faults: {
     '500': Fault.ServerError,
@@ -275,6 +276,7 @@ const DIRECTIVE_RULES: DirectiveRules<Fault> = {
   },
   numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
   valueFirst: true,
+  texts: new Set(['say']),
 };
 // Filled per request (complete runs synchronously).
 const SCAN = new MessageScan();
@@ -920,7 +922,7 @@ class BatchServer implements BatchSimulator {
         break;
     }
 
-    const pieces = textPieces(new Rng(fmix32(scan.hash)), outTokens);
+    const pieces = d.say !== null ? jsonPieces(d.say) : textPieces(new Rng(fmix32(scan.hash)), outTokens);
     let finish = 'stop';
     if (maxTokens > 0 && maxTokens < pieces.length) {
       pieces.length = maxTokens;

@@ -152,6 +152,8 @@ export interface DirectiveRules<F> {
    * directive rather than an unknown one (maas.ts, batch.ts; gpu-pool.ts checks the name first).
    */
   readonly valueFirst: boolean;
+  /** Text directives it knows (`say`, `tool_args`): the value is base64url of UTF-8 text. */
+  readonly texts?: ReadonlySet<string>;
 }
 
 /** The directives read; one instance per simulator, refilled by each readDirectives call. */
@@ -163,6 +165,10 @@ export class Directives<F> {
   ttftMs = -1;
   /** -1 when not given. */
   tokensPerS = -1;
+  /** `[sim:say=B64]`: the exact answer text; null when not given. */
+  say: string | null = null;
+  /** `[sim:tool_args=B64]`: the exact tool-call arguments (JSON text); null when not given. */
+  toolArgs: string | null = null;
 }
 
 /**
@@ -174,6 +180,8 @@ export function readDirectives<F>(text: string, rules: DirectiveRules<F>, out: D
   out.outputTokens = -1;
   out.ttftMs = -1;
   out.tokensPerS = -1;
+  out.say = null;
+  out.toolArgs = null;
   if (!text.includes('[sim:')) return null;
   DIRECTIVE_RE.lastIndex = 0;
   for (let m = DIRECTIVE_RE.exec(text); m !== null; m = DIRECTIVE_RE.exec(text)) {
@@ -183,6 +191,13 @@ export function readDirectives<F>(text: string, rules: DirectiveRules<F>, out: D
       const f = rules.faults[val];
       if (f === undefined) return badRequest(`Invalid simulator directive: [sim:fault=${val}]`, 'messages', 'invalid_value');
       out.fault = f;
+      continue;
+    }
+    if (rules.texts !== undefined && rules.texts.has(key)) {
+      if (!/^[A-Za-z0-9_-]*$/.test(val)) return badRequest(`Invalid simulator directive: [sim:${key}=${val}]`, 'messages', 'invalid_value');
+      const decoded = Buffer.from(val, 'base64url').toString('utf8');
+      if (key === 'say') out.say = decoded;
+      else out.toolArgs = decoded;
       continue;
     }
     const known = rules.numbers.has(key);

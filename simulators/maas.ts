@@ -122,7 +122,8 @@ const MIN_TICK_MS = 10; // pacing granularity: several tokens per tick at high r
 const PREFIX_CACHE_MIN_TOKENS = 1024;
 const PREFIX_CACHE_ENTRIES = 10_000;
 
-// [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request.
+// [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request;
+// [sim:say=B64] and [sim:tool_args=B64] (base64url UTF-8) fix the answer text or the tool call's arguments.
 const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
   faults: {
     '429': 'rate_limited',
@@ -137,6 +138,7 @@ const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
   },
   numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s', 'tool_calls']),
   valueFirst: true,
+  texts: new Set(['say', 'tool_args']),
 };
 // Filled per request (prepare runs synchronously): no allocation per request.
 const SCAN = new MessageScan();
@@ -366,7 +368,7 @@ class ChatCall {
       this.kind = Kind.Tool;
       this.toolId = callId(rng);
       this.toolNameJson = JSON.stringify(fname);
-      this.pieces = jsonPieces(JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
+      this.pieces = jsonPieces(d.toolArgs ?? JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
       // Parallel calls: [sim:tool_calls=N] calls the first N tools (not with a forced tool_choice).
       const want = scan.lastUser.includes('[sim:tool_calls=') ? Number(TOOL_CALLS_RE.exec(scan.lastUser)?.[1] ?? 1) : 1;
       if (want > 1 && (toolChoice === null || typeof toolChoice !== 'object') && body.parallel_tool_calls !== false) {
@@ -385,6 +387,8 @@ class ChatCall {
         }
       }
       finish = 'tool_calls';
+    } else if (d.say !== null) {
+      this.pieces = jsonPieces(d.say);
     } else {
       const rf = body.response_format as { type?: unknown; json_schema?: { schema?: unknown } } | null | undefined;
       const rfType = rf !== null && typeof rf === 'object' ? rf.type : undefined;

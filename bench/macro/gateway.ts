@@ -71,7 +71,7 @@ const autocannon = require('autocannon') as Autocannon;
 // ---------------------------------------------------------------------------------------------------
 // Settings
 
-export const TARGET_NAMES = ['direct', 'proxy', 'gateway', 'portkey'] as const;
+export const TARGET_NAMES = ['direct', 'proxy', 'gateway', 'portkey', 'gateway_policy'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface MacroOptions {
@@ -107,8 +107,9 @@ const DEFAULTS: MacroOptions = {
   c1Slice: 500,
   c1Warmup: 300,
   threads: 1,
-  // The peer is measured when its package is installed (it is a devDependency).
-  targets: TARGET_NAMES.filter((n) => n !== 'portkey' || portkeyEntry() !== null),
+  // The peer is measured when its package is installed (it is a devDependency); gateway_policy (the same
+  // gateway on a route with a safety policy) only when --targets names it.
+  targets: TARGET_NAMES.filter((n) => n !== 'gateway_policy' && (n !== 'portkey' || portkeyEntry() !== null)),
   json: false,
   upstream: null,
   verbose: false,
@@ -127,6 +128,8 @@ export const BENCH_KEY = 'sk-switchyard-bench';
 export const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
 export const PROVIDER_KEY = 'sk-bench-upstream';
 export const GATEWAY_ALIAS = 'bench.fast';
+/** The same route with the default safety policy (target gateway_policy). */
+const POLICY_ALIAS = 'bench.safe';
 export const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
 const READY_TIMEOUT_MS = 20_000;
@@ -310,13 +313,44 @@ routes:
     safety_policy: null
     trace_fields: [scenario_id, owner, prompt_version]
     prompt: null
+  - alias: ${POLICY_ALIAS}
+    use_case: Macro benchmark, the same request on a route with the default safety policy
+    owner: team-bench
+    route_policy:
+      lane: direct_small
+      slo: { ttft_ms: 800, latency_ms: 8000 }
+      budget: { max_cost_usd: 1 }
+      fallback: []
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx", rate_limited, connection_error]
+    pool_id: maas-bench
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [sim-openai]
+    quota: { requests_per_minute: 60000000, tokens_per_minute: 600000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: default-pii
+    trace_fields: [scenario_id, owner, prompt_version]
+    prompt: null
 
 scenarios:
   - id: bench
     owner: team-bench
     success: { within_slo: true, finish_reason: [stop, length] }
 prompts: []
-policies: []
+policies:
+  - name: default-pii
+    input:
+      - { detector: email, action: redact }
+      - { detector: phone, action: flag }
+      - { detector: payment_card, action: block }
+      - { detector: national_id, action: redact }
+      - { detector: secret, action: redact }
+    output:
+      - { detector: email, action: redact }
+      - { detector: payment_card, action: block }
+      - { detector: secret, action: block }
 `;
 }
 
@@ -400,7 +434,7 @@ function makeTarget(name: TargetName, origin: string, sim: string): Target {
   return {
     name,
     origin,
-    body: requestBody(name === 'gateway' ? GATEWAY_ALIAS : PROVIDER_MODEL),
+    body: requestBody(name === 'gateway' ? GATEWAY_ALIAS : name === 'gateway_policy' ? POLICY_ALIAS : PROVIDER_MODEL),
     headers,
     tputLatency: newHistogram(),
     ok2xx: 0,
@@ -543,6 +577,10 @@ export interface MacroResult {
   proxy?: TargetResult;
   gateway?: TargetResult;
   portkey?: TargetResult;
+  /** The same gateway on a route with the default safety policy (when measured). */
+  gateway_policy?: TargetResult;
+  /** gateway_policy rps ÷ gateway rps, same run. */
+  policy_vs_gateway_rps: number | null;
   gateway_vs_proxy_rps: number | null;
   /** The peer comparison: gateway rps ÷ Portkey rps at the same connections (null: not measured). */
   gateway_vs_portkey_rps: number | null;
@@ -618,12 +656,14 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
       ? { pass: gAdd99 <= pAdd99 + T.maxExtraP99Us, gateway_us: gAdd99, limit_us: round1(pAdd99 + T.maxExtraP99Us) }
       : null;
   let failed = 0;
-  for (const r of [d, p, g, pk]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
+  for (const r of [d, p, g, pk, results.gateway_policy]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
   const clean = { pass: failed === 0, failed_requests: failed };
   const pass = rpsCheck !== null && p50Check !== null && p99Check !== null ? rpsCheck.pass && p50Check.pass && p99Check.pass && clean.pass : null;
 
+  const gp = results.gateway_policy;
   const out: MacroResult = {
     suite: 'macro',
+    policy_vs_gateway_rps: gp !== undefined && g !== undefined && g.rps > 0 ? round3(gp.rps / g.rps) : null,
     gateway_vs_proxy_rps: gwVsProxy,
     gateway_vs_portkey_rps: gwVsPortkey,
     portkey_added_p50_us: pk !== undefined && d !== undefined ? round1(pk.c1_p50_us - d.c1_p50_us) : null,
@@ -640,6 +680,7 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
   if (p !== undefined) out.proxy = p;
   if (g !== undefined) out.gateway = g;
   if (pk !== undefined) out.portkey = pk;
+  if (gp !== undefined) out.gateway_policy = gp;
   return out;
 }
 
@@ -650,7 +691,7 @@ function pad(s: string, n: number, right = false): string {
 export function formatTable(r: MacroResult): string {
   const lines: string[] = [];
   const cols = ['target', 'rps@' + r.settings.connections, 'p50 ms', 'p99 ms', 'c1 p50 µs', 'c1 p99 µs', 'added p50 µs', 'added p99 µs', 'failed', 'cpu µs/req', 'sim µs/req'];
-  const widths = [8, 10, 8, 8, 10, 10, 13, 13, 7, 10, 10];
+  const widths = [14, 10, 8, 8, 10, 10, 13, 13, 7, 10, 10];
   lines.push(cols.map((c, i) => pad(c, widths[i]!, i > 0)).join('  '));
   lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   const d = r.direct;
@@ -682,6 +723,7 @@ export function formatTable(r: MacroResult): string {
     lines.push(`${mark(c.c1_added_p50.pass)}  c=1 gateway added p50 = ${c.c1_added_p50.gateway_us.toFixed(1)} µs (target <= proxy added + 50 = ${c.c1_added_p50.limit_us.toFixed(1)} µs)`);
   if (c.c1_added_p99 !== null)
     lines.push(`${mark(c.c1_added_p99.pass)}  c=1 gateway added p99 = ${c.c1_added_p99.gateway_us.toFixed(1)} µs (target <= proxy added + 250 = ${c.c1_added_p99.limit_us.toFixed(1)} µs)`);
+  if (r.policy_vs_gateway_rps !== null) lines.push(`INFO  gateway with the default safety policy rps / gateway rps = ${r.policy_vs_gateway_rps.toFixed(3)}`);
   if (r.gateway_vs_portkey_rps !== null) lines.push(`peer  gateway rps / Portkey rps = ${r.gateway_vs_portkey_rps.toFixed(3)}; c=1 added p50: gateway ${r.gateway_added_p50_us ?? '?'} µs, Portkey ${r.portkey_added_p50_us ?? '?'} µs`);
   lines.push(`${mark(c.clean.pass)}  failed requests: ${c.clean.failed_requests}`);
   lines.push(r.pass === null ? 'RESULT  incomplete (gateway, proxy and direct are all needed for a verdict)' : `RESULT  ${r.pass ? 'PASS' : 'FAIL'}`);
@@ -733,7 +775,7 @@ export function parseMacroArgs(argv: string[]): MacroOptions {
   };
   if (values.targets !== undefined) {
     const names = values.targets.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway, portkey)`);
+    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway, portkey, gateway_policy)`);
     o.targets = TARGET_NAMES.filter((n) => names.includes(n));
     if (o.targets.length === 0) throw new Error('--targets: name at least one of direct, proxy, gateway, portkey');
     if (o.targets.includes('portkey') && portkeyEntry() === null) throw new Error('--targets: portkey needs the @portkey-ai/gateway package (npm install)');
@@ -744,6 +786,7 @@ export function parseMacroArgs(argv: string[]): MacroOptions {
 export const MACRO_USAGE = `switchyard bench macro [--json] [--duration S] [--slice S] [--warmup S] [--connections N]
     [--c1-requests N] [--c1-slice N] [--c1-warmup N] [--threads N] [--targets direct,proxy,gateway,portkey]
     [--upstream URL] [--verbose]
+  --targets may add gateway_policy: the same gateway on a route with the default safety policy.
   Starts the simulator, the reference proxy and the gateway (from dist/) as child processes and measures
   each at --connections (default 64) for --duration seconds (default 10) and at concurrency 1
   (--c1-requests, default 5000), alternating targets in slices. Exit 0 when the issue-2 targets are met
@@ -882,7 +925,7 @@ export async function runMacro(argv: string[]): Promise<number> {
       progress('starting the reference proxy');
       starts.push(startProxy(children, sim, opts.verbose).then((u) => void (origins.proxy = u)));
     }
-    if (opts.targets.includes('gateway')) {
+    if (opts.targets.includes('gateway') || opts.targets.includes('gateway_policy')) {
       progress(`starting the gateway (--threads ${opts.threads})`);
       starts.push(startGateway(children, sim, opts.threads, workdir, opts.verbose).then((u) => void (origins.gateway = u)));
     }
@@ -893,10 +936,10 @@ export async function runMacro(argv: string[]): Promise<number> {
     await Promise.all(starts);
     const pidOf = (name: string): number | null => children.find((c) => c.name === name)?.proc.pid ?? null;
     for (const name of opts.targets) {
-      progress(`${name} at ${origins[name]}`);
-      const t = makeTarget(name, origins[name]!, sim);
+      progress(`${name} at ${name === 'gateway_policy' ? origins.gateway : origins[name]}`);
+      const t = makeTarget(name, name === 'gateway_policy' ? origins.gateway! : origins[name]!, sim);
       t.simPid = pidOf('simulator');
-      t.pid = name === 'direct' ? t.simPid : pidOf(name);
+      t.pid = name === 'direct' ? t.simPid : pidOf(name === 'gateway_policy' ? 'gateway' : name);
       targets.push(t);
     }
     for (const t of targets) await probe(t);

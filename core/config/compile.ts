@@ -5,6 +5,7 @@
 import { loadPriceCatalog } from '../accounting/catalog.js';
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
 import { CellAllocator } from '../limits/cells.js';
+import { compilePolicy, RouteSafety, type CompiledPolicy } from '../policy/policy.js';
 import { compileScenarios } from '../scenarios/scenarios.js';
 import type { Config, RouteConfig } from './schema.js';
 import type {
@@ -106,6 +107,9 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     );
   }
 
+  const policies = new Map<string, CompiledPolicy>();
+  for (const p of config.policies) policies.set(p.name, compilePolicy(p));
+
   // Route indexes by alias first, so fallback and canary references resolve to indexes in one pass.
   const indexByAlias = new Map<string, number>();
   config.routes.forEach((r, i) => indexByAlias.set(r.alias, i));
@@ -148,6 +152,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         maxOutputTokens: r.token_budget.max_output_tokens,
       }),
       safetyPolicy: r.safety_policy,
+      safety: r.safety_policy === null ? null : new RouteSafety(policyFor(policies, r), r.alias),
       traceFields: Object.freeze([...r.trace_fields]),
       prompt: r.prompt === null ? null : Object.freeze({ template: r.prompt.template, version: r.prompt.version }),
       cache: Object.freeze({
@@ -193,6 +198,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     tenants,
     providers,
     pools,
+    policies,
     server: Object.freeze({
       maxBodyBytes: config.server.max_body_bytes,
       unknownScenario: config.server.unknown_scenario,
@@ -209,6 +215,12 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     }),
     config,
   });
+}
+
+function policyFor(policies: ReadonlyMap<string, CompiledPolicy>, r: RouteConfig): CompiledPolicy {
+  const p = policies.get(r.safety_policy!);
+  if (p === undefined) throw new Error(`route "${r.alias}": unknown safety_policy "${r.safety_policy}"`);
+  return p;
 }
 
 /** `http://127.0.0.1:9000/v1/` → baseUrl `http://127.0.0.1:9000/v1`, origin `http://127.0.0.1:9000`, basePath `/v1`. */

@@ -10,6 +10,7 @@ import { dirname, isAbsolute, join } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import { ConfigSchema, type Config } from './schema.js';
+import { policyProblems } from '../policy/policy.js';
 
 export type ParseConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -224,6 +225,10 @@ function crossCheck(data: Obj, problems: Problem[]): void {
   indexBy(problems, ['scenarios'], list(data.scenarios), 'id', 'scenario id');
   const promptNames = indexBy(problems, ['prompts'], prompts, 'name', 'prompt name');
   const policyNames = indexBy(problems, ['policies'], policies, 'name', 'policy name');
+  // policies: what the schema cannot say (a regex that does not compile, a tool schema, terms for blocked_terms).
+  policies.forEach((p, i) => {
+    for (const pp of policyProblems(p)) add(['policies', i, ...pp.path], pp.message);
+  });
 
   // providers: base_url or simulator; model names unique per provider; simulator output range.
   const modelsByProvider = new Map<string, Set<string>>();

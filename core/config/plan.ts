@@ -6,6 +6,7 @@ import type { Limit, LimitSettings } from '../limits/cells.js';
 import type { FallbackCondition, Lane, PoolContext } from '../routing/types.js';
 import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
+import type { CompiledPolicy, RouteSafety } from '../policy/policy.js';
 import type { Scenario } from '../scenarios/scenarios.js';
 
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
@@ -44,6 +45,8 @@ export interface RouteContext {
   readonly quota: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
   readonly tokenBudget: { readonly maxInputTokens: number; readonly maxOutputTokens: number };
   readonly safetyPolicy: string | null;
+  /** `safetyPolicy` compiled (core/policy), with the route's metric labels; null = no policy (one check on the hot path). */
+  readonly safety: RouteSafety | null;
   readonly traceFields: readonly string[];
   readonly prompt: { readonly template: string; readonly version: number } | null;
   readonly cache: { readonly response: { readonly ttlS: number } | null };
@@ -97,6 +100,8 @@ export interface Plan {
   readonly pools: ReadonlyMap<string, PoolContext>;
   readonly server: ServerSettings;
   readonly limits: LimitSettings;
+  /** Safety policies by name, compiled once (core/policy). */
+  readonly policies: ReadonlyMap<string, CompiledPolicy>;
   /** Scenarios by id, with their compiled success criteria. */
   readonly scenarios: ReadonlyMap<string, Scenario>;
   /** The validated config this plan was compiled from (scenarios, prompts, policies, limits are read from it by their modules' builders). */

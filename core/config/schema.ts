@@ -205,17 +205,36 @@ export const PromptSchema = z.looseObject({
   versions: z.array(z.looseObject({ version: positiveInt })).optional(),
 });
 
-const guardRule = z.looseObject({ detector: name, action: name });
+export const GUARD_DETECTORS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'credential', 'blocked_terms', 'regex'] as const;
+export const GUARD_ACTIONS = ['block', 'redact', 'flag'] as const;
 
-export const PolicySchema = z.looseObject({
+/** One guard: a detector and what to do when it matches (core/policy; cross-field rules in policyProblems). */
+const guardRule = z.strictObject({
+  detector: z.enum(GUARD_DETECTORS),
+  action: z.enum(GUARD_ACTIONS),
+  /** blocked_terms: the terms (case-insensitive, whole words). */
+  terms: z.array(name).optional(),
+  /** regex: the pattern (JavaScript syntax, `u` flag), its label in traces, its longest match. */
+  pattern: z.string().optional(),
+  name: z.string().optional(),
+  max_length: positiveInt.max(4096).optional(),
+});
+
+export const PolicySchema = z.strictObject({
   name: name,
-  input: z.array(guardRule).optional(),
-  output: z.array(guardRule).optional(),
+  input: z.array(guardRule).max(32).optional(),
+  output: z.array(guardRule).max(32).optional(),
+  /** Largest prompt (tokens) the policy lets through; larger is blocked with policy_violation. */
+  max_input_tokens: positiveInt.optional(),
   tools: z
-    .looseObject({
+    .strictObject({
+      /** Tools the model may call; absent = any (side_effecting ones still need approval). */
       allowed: z.array(name).optional(),
+      /** Tools with side effects: called only when the request approves them (metadata.approved_tools). */
       side_effecting: z.array(name).optional(),
       max_calls: nonNegativeInt.optional(),
+      /** JSON schema of each tool's arguments (else the request's own tool definition is used). */
+      schemas: z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.boolean()])).optional(),
     })
     .optional(),
 });

@@ -2,7 +2,7 @@
 // attempts, the listener of its sink and the owner of its batch job, so no closure or promise is made
 // per request.
 
-import { ERRORS, type ErrorCode } from '../errors.js';
+import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, ModelPrice, Plan, PoolContext, PoolMember, RouteContext } from '../config/plan.js';
 import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
 import { Decoded, decodeIngress, errorBody, errorStatus, streamErrorEvent, withAnthropicBeta } from './ingress.js';
@@ -30,6 +30,7 @@ import type { Admission, Gateway } from './gateway.js';
 import { jobJson, type BatchJob, type BatchJobOwner } from './batch-jobs.js';
 import { judge, OutputCollector, qualityProblem, type JudgeInput, type Scenario, type Verdict } from '../scenarios/scenarios.js';
 import type { BatchResult } from '../upstream/batch-client.js';
+import { ChatStreamFilter, PolicyRun, checkChatRequest, checkCompletion } from '../policy/index.js';
 
 const JSON_TYPE = 'application/json';
 const SSE_TYPE = 'text/event-stream; charset=utf-8';
@@ -43,6 +44,7 @@ function isJsonContentType(ct: string): boolean {
 /** Why the upstream call is being cut, given to undici's abort (it comes back in onResponseError). */
 const CLIENT_GONE = new Error('client closed the request');
 const DEADLINE = new Error('attempt deadline');
+const POLICY_STOP = new Error('safety policy blocked the stream');
 
 // What the response bytes are being collected for.
 const MODE_NONE = 0;
@@ -126,6 +128,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private reservedTokens = 0;
   private reservedMicroUsd = 0;
   private limitHeaders: string[] | null = null;
+  /** The named route's safety policy at work (null: the route has none, the only cost then). */
+  private policy: PolicyRun | null = null;
+  /** Output guards over the streamed events (when the policy checks output). */
+  private policyStream: ChatStreamFilter | null = null;
+  /** A guard ended the stream: the upstream is being cut, the client already has the error event. */
+  private policyStopped = false;
   /** The request's scenario when the config lists it (its criterion judges the outcome); null: by status alone. */
   private scenario: Scenario | null = null;
   /** A tokenizer count in a worker (usage missing, long texts): settle waits for it before the trace. */
@@ -288,14 +296,24 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
     }
 
-    // 6. Token budget of the route.
+    // 5b. Safety policy of the named route: input guards (a redaction rewrites what goes upstream).
+    if (route.safety !== null && !this.checkInput(route)) return;
+    // Output guards read OpenAI-format answers: an Anthropic client on a route with output rules is
+    // refused rather than served unguarded (input guards work on the canonical request, any API).
+    if (this.ingress === 'anthropic' && this.policy !== null && this.policy.checksOutput) {
+      return this.fail('unsupported_feature', `Route '${route.alias}' has output safety rules, which apply to OpenAI-format answers only so far: send this request to /v1/chat/completions.`);
+    }
+
+    // 6. Token budget of the route (and the policy's input limit).
     const budget = route.tokenBudget;
     const promptTokens = estimatePromptTokens(body);
     const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
     if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
       return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
     }
-    if (budget.maxInputTokens > 0 && promptTokens > budget.maxInputTokens) {
+    const policyMax = this.policy !== null ? this.policy.policy.maxInputTokens : 0;
+    const inputLimit = policyMax > 0 && (budget.maxInputTokens === 0 || policyMax < budget.maxInputTokens) ? policyMax : budget.maxInputTokens;
+    if (inputLimit > 0 && promptTokens > inputLimit) {
       // The cheap bound says "maybe too long": count with the tokenizer (in a worker when long) before refusing.
       const texts = promptTexts(body);
       const counted = this.gw.tokens.count(texts.texts, texts.chars);
@@ -334,9 +352,52 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   private withinInputBudget(tokens: number): boolean {
     const route = this.named!;
-    if (tokens <= route.tokenBudget.maxInputTokens) return true;
-    this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
-    return false;
+    if (route.tokenBudget.maxInputTokens > 0 && tokens > route.tokenBudget.maxInputTokens) {
+      this.fail('invalid_request', `The prompt has ${tokens} tokens; route '${route.alias}' accepts at most ${route.tokenBudget.maxInputTokens}.`, 'messages');
+      return false;
+    }
+    if (this.policy !== null && !this.policy.inputTokens(tokens)) {
+      this.fail('policy_violation', this.policy.blocked!, 'messages');
+      return false;
+    }
+    return true;
+  }
+
+  /** Input guards of the route's policy over the request's texts; false (answered) when one blocked. */
+  private checkInput(route: RouteContext): boolean {
+    const run = new PolicyRun(route.safety!);
+    this.policy = run;
+    const changed = REWRITTEN;
+    changed.value = false;
+    if (!checkChatRequest(run, this.body!, changed)) {
+      this.fail('policy_violation', run.blocked!, 'messages');
+      return false;
+    }
+    // Redacted: the upstream body is serialized from the rewritten messages, not the client's bytes.
+    if (changed.value) this.rawMessagesText = null;
+    return true;
+  }
+
+  /** An output guard or tool rule blocked mid-stream: end the client's stream with an error event, cut the upstream. */
+  private policyBlockStream(controller: UpstreamController, before: string): void {
+    this.policyStopped = true;
+    this.mode = MODE_NONE;
+    const code: ErrorCode = 'policy_violation';
+    if (before.length > 0 && this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
+    this.sink.write(before + 'data: ' + openAIErrorBody(code, this.policy!.blocked!) + '\n\n');
+    this.sink.end();
+    this.trace.status = ERRORS[code].status;
+    this.trace.error_code = code;
+    if (!controller.aborted) controller.abort(POLICY_STOP);
+  }
+
+  /** The upstream is done (cut or ended) after a guard stopped the stream: account for what was generated. */
+  private endPolicyStop(): void {
+    if (this.settled) return;
+    this.clearTimer();
+    this.recordAttempt(200, null, true);
+    this.trace.stop_reason = 'policy_violation';
+    this.settle();
   }
 
   /** Go on when `p` resolves (a worker, a remote store); settles if nothing was sent upstream by then. */
@@ -527,10 +588,20 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     job.finishedAt = Date.now();
     try {
       if (result !== null && result.status === 200) {
-        job.response = String(this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info));
-        job.status = 'completed';
+        let response = this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info);
+        const checked = this.policy !== null && this.policy.checksOutput ? checkCompletion(this.policy, response, this.body!) : response;
         this.recordAttempt(200, null, true);
-        this.trace.status = 200;
+        if (checked === null) {
+          job.status = 'failed';
+          job.error = { code: 'policy_violation', message: this.policy!.blocked! };
+          this.trace.status = ERRORS.policy_violation.status;
+          this.trace.error_code = 'policy_violation';
+        } else {
+          response = checked;
+          job.response = String(response);
+          job.status = 'completed';
+          this.trace.status = 200;
+        }
       } else {
         const status = result?.status ?? 502;
         const code: ErrorCode = status === 429 ? 'upstream_rate_limited' : status >= 400 && status < 500 ? 'invalid_request' : 'upstream_error';
@@ -545,7 +616,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       job.error = { code: 'upstream_bad_response', message: 'The provider returned a malformed batch result.' };
       this.trace.status = 502;
       this.trace.error_code = 'upstream_bad_response';
-      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).message}\n`);
+      // The error's name only: V8's JSON errors quote the text, which may hold what a policy guards.
+      process.stderr.write(`switchyard: batch result of ${this.trace.request_id}: ${(err as Error).name}\n`);
     }
     this.settle();
   }
@@ -603,6 +675,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.clearTimer();
     this.mode = MODE_STREAM;
     this.decoder = this.translator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    if (this.policy !== null && this.policy.checksOutput) this.policyStream = new ChatStreamFilter(this.policy, this.body!);
     this.responded = true;
     this.trace.status = 200;
     this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
@@ -611,7 +684,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   onResponseData(controller: UpstreamController, chunk: Buffer): void {
     const mode = this.mode;
     if (mode === MODE_STREAM) {
-      const out = this.decoder!.push(chunk);
+      let out = this.decoder!.push(chunk);
+      if (this.policyStream !== null && out.length > 0) {
+        out = this.policyStream.push(out);
+        // Blocked: what came before the offending event still goes out, then the error event.
+        if (this.policyStream.blocked) return this.policyBlockStream(controller, out);
+      }
       if (out.length === 0) return;
       if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
       // Backpressure: stop reading the provider until the client's socket drains (onWritable).
@@ -621,13 +699,14 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       }
       return;
     }
-    if (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES) return;
+    if (this.policyStopped || (mode === MODE_ERROR && this.size + chunk.length > MAX_UPSTREAM_ERROR_BYTES)) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
   }
 
   onResponseEnd(): void {
     try {
+      if (this.policyStopped) return this.endPolicyStop();
       const mode = this.mode;
       if (mode === MODE_BODY) this.completeBody();
       else if (mode === MODE_STREAM) this.completeStream(null);
@@ -639,6 +718,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   onResponseError(_controller: UpstreamController, err: Error): void {
     try {
+      if (this.policyStopped) return this.endPolicyStop();
       if (this.mode === MODE_STREAM) this.completeStream(err);
       else this.upstreamFailed(err);
     } catch (e) {
@@ -654,12 +734,23 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
     this.chunks = EMPTY_CHUNKS;
     let out: Buffer | string;
+    let checked: Buffer | string | null;
     try {
       out = this.translator.translateResponse(raw, this.trace.alias, this.info);
+      // Output guards and tool rules (the error of an unreadable answer never carries its text).
+      checked = this.policy !== null && this.policy.checksOutput ? checkCompletion(this.policy, out, this.body!) : out;
     } catch {
       return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
     }
     this.gw.health.success(this.member!);
+    if (checked === null) {
+      // An output guard or tool rule blocked the answer: it was generated (and is accounted), not sent.
+      this.recordAttempt(200, null, true);
+      this.trace.stop_reason = 'policy_violation';
+      this.fail('policy_violation', this.policy!.blocked!);
+      return this.settle();
+    }
+    out = checked;
     // A route may re-ask when the answer fails its scenario's quality checks (retry_on: [quality_failure]).
     const scenario = this.scenario;
     if (scenario !== null && this.primary!.retryOnQuality && !this.clientGone) {
@@ -689,7 +780,20 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       trace.error_code = 'client_closed_request';
       return this.settle();
     }
-    const tail = failure === null ? this.decoder!.finish() : '';
+    let tail = failure === null ? this.decoder!.finish() : '';
+    if (this.policyStream !== null && failure === null) {
+      const f = this.policyStream;
+      tail = f.push(tail);
+      if (!f.blocked) tail += f.flush();
+      if (f.blocked) {
+        this.policyStopped = true;
+        sink.write(tail + 'data: ' + openAIErrorBody('policy_violation', this.policy!.blocked!) + '\n\n');
+        sink.end();
+        trace.status = ERRORS.policy_violation.status;
+        trace.error_code = 'policy_violation';
+        return this.endPolicyStop();
+      }
+    }
     if (tail.length > 0) sink.write(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
@@ -1108,6 +1212,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
+    if (this.policy !== null) this.policy.report(trace.policy_violations, this.gw.metrics.policyViolations);
     if (this.named !== null && trace.route_lane !== '') this.count();
     this.gw.traces.write(trace, this.span);
     this.gw.leave();
@@ -1117,6 +1222,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 const EMPTY_CHUNKS: Buffer[] = [];
 /** Filled and read synchronously by admit() (one thread, no await between): no allocation per request. */
 const DECODED = new Decoded();
+/** Scratch flag for checkChatRequest (requests run one at a time on a thread). */
+const REWRITTEN = { value: false };
 const NO_LABELS: readonly string[] = Object.freeze([]);
 /** `ChatCall.job` until the request becomes a batch job (keeps the field one shape). */
 const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdAt: 0, status: 'queued', response: null, error: null, finishedAt: 0 }) as BatchJob;

@@ -11,7 +11,7 @@ describe('bench macro: options', () => {
     expect(parseMacroArgs(['--targets', 'gateway,portkey']).targets).toEqual(['gateway', 'portkey']);
     expect(portkeyEntry()).not.toBeNull(); // a devDependency
     expect(parseMacroArgs([]).targets).toEqual(['direct', 'proxy', 'gateway', 'portkey']);
-    expect(() => parseMacroArgs(['--targets', 'kong'])).toThrow('--targets: unknown target kong (direct, proxy, gateway, portkey)');
+    expect(() => parseMacroArgs(['--targets', 'kong'])).toThrow('--targets: unknown target kong (direct, proxy, gateway, portkey, gateway_policy)');
   });
 
   it('reports gateway rps over Portkey rps and Portkey added latency', () => {

@@ -55,6 +55,7 @@ describe('ERRORS registry', () => {
       invalid_json: 400,
       invalid_request: 400,
       missing_scenario_id: 400,
+      policy_violation: 400,
       body_too_large: 413,
       unsupported_content_type: 415,
       missing_api_key: 401,

@@ -74,3 +74,30 @@ describe('/v1/messages on a batch route', () => {
     }
   });
 });
+
+describe('/v1/messages on a route with a safety policy', () => {
+  it('applies input guards to Anthropic requests, and refuses (never serves unguarded) where output rules apply', async () => {
+    const { policyConfigYaml } = await import('../helpers/policy.js');
+    const s = await startStack('uws', policyConfigYaml());
+    try {
+      const post = async (model: string, content: string) => {
+        const r = await fetch(s.url + '/v1/messages', { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': DEMO_KEY }, body: JSON.stringify({ model, max_tokens: 16, messages: [{ role: 'user', content }] }) });
+        return { status: r.status, body: (await r.json()) as { type: string; error: { type: string; message: string } } };
+      };
+      const before = s.sim.stats.requests;
+      // Input guards run on the canonical request: a blocked term is refused before anything else.
+      let r = await post('safe.chat', 'tell me about project falcon');
+      expect(r.status).toBe(400);
+      expect(r.body.type).toBe('error');
+      expect(s.traces.records.at(-1)!.error_code).toBe('policy_violation');
+      // Output rules read OpenAI-format answers only so far: refused, clearly, before the call.
+      r = await post('safe.chat', 'hello');
+      expect(r.status).toBe(400);
+      expect(r.body.error.message).toMatch(/output safety rules.*\/v1\/chat\/completions/);
+      expect(s.traces.records.at(-1)!.error_code).toBe('unsupported_feature');
+      expect(s.sim.stats.requests).toBe(before);
+    } finally {
+      await s.close();
+    }
+  });
+});
