@@ -18,6 +18,7 @@ export const ERRORS = Object.freeze({
   invalid_json: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   invalid_request: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   missing_scenario_id: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
+  unsupported_feature: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   policy_violation: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unknown_scenario: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unsupported_content_type: spec(415, 'invalid_request_error', 'invalid_request_error', 'info'),

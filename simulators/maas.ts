@@ -33,6 +33,7 @@ import {
   type HttpError,
 } from './openai-wire.js';
 import { FAULT_KINDS, resolveProfile, type FaultKind, type ResolvedProfile, type SimProfile } from './profile.js';
+import { onEmbeddings, onMessages, type AnthropicHost } from './anthropic.js';
 import { MAX_CHAT_BODY_BYTES, bodyText, closeApp, listenApp, requestHeaders, sendInvalidUrl, sendJson, uWS } from './uws.js';
 
 // ---------------------------------------------------------------------------------------------------
@@ -78,7 +79,10 @@ export interface MaasStats {
   completionTokens: number;
   /** Prompt tokens served from the prefix cache (part of promptTokens). */
   cachedTokens: number;
-  /** The last chat-completion request as received (header names lower-case). */
+  /** POST /v1/messages (Anthropic API) and POST /v1/embeddings requests received. */
+  messagesRequests: number;
+  embeddingsRequests: number;
+  /** The last request as received, whichever endpoint (header names lower-case). */
   lastRequest: { headers: Record<string, string>; body: string } | null;
   /** The last finished exchanges (bounded: about the last 10,000). */
   requestLog: MaasRequestLogEntry[];
@@ -132,7 +136,7 @@ const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
     reset: 'reset',
     stream_cut: 'stream_cut',
   },
-  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s']),
+  numbers: new Set(['output_tokens', 'ttft_ms', 'tokens_per_s', 'tool_calls']),
   valueFirst: true,
   texts: new Set(['say', 'tool_args']),
 };
@@ -195,6 +199,10 @@ class ChatCall {
   finish = 'stop';
   toolId = '';
   toolNameJson = '';
+  /** `[sim:tool_calls=N]`, N > 1: the further parallel calls (ids, names) and, per piece, its call. */
+  moreToolIds: string[] = NO_STRINGS;
+  moreToolNamesJson: string[] = NO_STRINGS;
+  pieceCall: number[] = NO_NUMBERS;
   promptTokens = 0;
   cachedTokens = 0;
   user = '';
@@ -361,6 +369,23 @@ class ChatCall {
       this.toolId = callId(rng);
       this.toolNameJson = JSON.stringify(fname);
       this.pieces = jsonPieces(d.toolArgs ?? JSON.stringify(objectForSchema(tool.function.parameters, rng, 0, true)));
+      // Parallel calls: [sim:tool_calls=N] calls the first N tools (not with a forced tool_choice).
+      const want = scan.lastUser.includes('[sim:tool_calls=') ? Number(TOOL_CALLS_RE.exec(scan.lastUser)?.[1] ?? 1) : 1;
+      if (want > 1 && (toolChoice === null || typeof toolChoice !== 'object') && body.parallel_tool_calls !== false) {
+        const n = Math.min(want, tools.length);
+        this.moreToolIds = [];
+        this.moreToolNamesJson = [];
+        this.pieceCall = new Array<number>(this.pieces.length).fill(0);
+        for (let k = 1; k < n; k++) {
+          const t = tools[k] as ChatTool;
+          this.moreToolIds.push(callId(rng));
+          this.moreToolNamesJson.push(JSON.stringify(t?.function?.name ?? ''));
+          for (const p of jsonPieces(JSON.stringify(objectForSchema(t?.function?.parameters, rng, 0, true)))) {
+            this.pieces.push(p);
+            this.pieceCall.push(k);
+          }
+        }
+      }
       finish = 'tool_calls';
     } else if (d.say !== null) {
       this.pieces = jsonPieces(d.say);
@@ -409,7 +434,9 @@ class ChatCall {
     const n = pieces.length;
     const message =
       this.kind === Kind.Tool
-        ? toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
+        ? this.moreToolIds.length > 0
+          ? this.parallelMessageJson()
+          : toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
         : textMessageJson(pieces.join(''));
     const body = completionJson(
       this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, this.cachedTokens), SIM_FINGERPRINT,
@@ -432,6 +459,22 @@ class ChatCall {
     this.done = true;
     res.end(body);
     this.server.finish(this, false);
+  }
+
+  /** The assistant message of parallel tool calls (`[sim:tool_calls=N]`). */
+  parallelMessageJson(): string {
+    const args: string[] = [''];
+    for (let i = 0; i < this.pieces.length; i++) {
+      const k = this.pieceCall[i]!;
+      args[k] = (args[k] ?? '') + this.pieces[i];
+    }
+    let calls = '';
+    for (let k = 0; k <= this.moreToolIds.length; k++) {
+      const id = k === 0 ? this.toolId : this.moreToolIds[k - 1]!;
+      const name = k === 0 ? this.toolNameJson : this.moreToolNamesJson[k - 1]!;
+      calls += (k === 0 ? '' : ',') + '{"id":"' + id + '","type":"function","function":{"name":' + name + ',"arguments":' + JSON.stringify(args[k] ?? '') + '}}';
+    }
+    return '{"role":"assistant","content":null,"tool_calls":[' + calls + '],"refusal":null,"annotations":[]}';
   }
 
   streamStep(): void {
@@ -464,10 +507,18 @@ class ChatCall {
     const prefix = this.chunkPrefix;
     const suffix = this.chunkSuffix;
     const tool = this.kind === Kind.Tool;
+    const calls = this.pieceCall;
     for (let i = this.sent; i < due; i++) {
-      out += tool
-        ? prefix + '{"tool_calls":[{"index":0,"function":{"arguments":' + JSON.stringify(pieces[i]) + '}}]}' + suffix
-        : contentChunk(prefix, pieces[i]!, suffix);
+      if (!tool) {
+        out += contentChunk(prefix, pieces[i]!, suffix);
+        continue;
+      }
+      const k = calls.length > 0 ? calls[i]! : 0;
+      if (k > 0 && calls[i - 1] !== k) {
+        // The first piece of a further parallel call: its header chunk first.
+        out += prefix + '{"tool_calls":[{"index":' + k + ',"id":"' + this.moreToolIds[k - 1] + '","type":"function","function":{"name":' + this.moreToolNamesJson[k - 1] + ',"arguments":""}}]}' + suffix;
+      }
+      out += prefix + '{"tool_calls":[{"index":' + k + ',"function":{"arguments":' + JSON.stringify(pieces[i]) + '}}]}' + suffix;
     }
     this.sent = due;
     if (cut >= 0 && due >= cut) {
@@ -562,16 +613,21 @@ function closeCall(call: ChatCall): void {
 }
 
 let INSTANCES = 0;
+const NO_STRINGS: string[] = [];
+const NO_NUMBERS: number[] = [];
+const TOOL_CALLS_RE = /\[sim:tool_calls=(\d+)\]/;
 
 // ---------------------------------------------------------------------------------------------------
 // Server
 
-class MaasServer implements MaasSimulator {
+class MaasServer implements MaasSimulator, AnthropicHost {
   url = '';
   port = 0;
   readonly profile: ResolvedProfile;
   readonly stats: MaasStats;
   readonly active = new Set<ChatCall>();
+  readonly held = new Set<{ abort(): void }>();
+  readonly promptCache = new Set<number>();
   readonly hashSeed: number;
   readonly retryAfter: string;
   private readonly faultRng: Rng;
@@ -591,7 +647,7 @@ class MaasServer implements MaasSimulator {
   constructor(profile: ResolvedProfile, host: string) {
     this.profile = profile;
     this.host = host;
-    this.stats = { requests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, cachedTokens: 0, lastRequest: null, requestLog: [] };
+    this.stats = { requests: 0, messagesRequests: 0, embeddingsRequests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, cachedTokens: 0, lastRequest: null, requestLog: [] };
     const s = seed32(profile.seed);
     this.hashSeed = (FNV1A_BASIS ^ s) >>> 0;
     this.faultRng = new Rng(fmix32(s ^ 0x5bd1e995));
@@ -664,6 +720,21 @@ class MaasServer implements MaasSimulator {
     if (log.length > REQUEST_LOG_CAP + REQUEST_LOG_SLACK) log.splice(0, log.length - REQUEST_LOG_CAP);
   }
 
+  /** AnthropicHost: one request of the Anthropic face or of embeddings. */
+  record(endpoint: 'messages' | 'embeddings', headers: Record<string, string>, body: string): void {
+    if (endpoint === 'messages') this.stats.messagesRequests++;
+    else this.stats.embeddingsRequests++;
+    this.stats.lastRequest = new RequestRecord(headers, body);
+  }
+
+  /** AnthropicHost: a finished exchange of the Anthropic face or of embeddings. */
+  finished(key: string, prompt: number, completion: number): void {
+    const stats = this.stats;
+    stats.byStatus[key] = (stats.byStatus[key] ?? 0) + 1;
+    stats.promptTokens += prompt;
+    stats.completionTokens += completion;
+  }
+
   /**
    * The prefix cache (OpenAI's rule): a prompt whose prefix (every message but the last) is at least 1,024
    * tokens and was seen before has that prefix served from cache, in 128-token steps past the first 1,024.
@@ -732,6 +803,8 @@ class MaasServer implements MaasSimulator {
       sendJson(res, '200 OK', body);
     });
     app.post('/v1/chat/completions', (res, req) => this.onChat(res, req));
+    app.post('/v1/messages', (res, req) => onMessages(this, res, req));
+    app.post('/v1/embeddings', (res, req) => onEmbeddings(this, res, req));
     app.get('/v1/models', (res, req) => {
       if (!BEARER_RE.test(req.getHeader('authorization'))) {
         sendJson(res, '401 Unauthorized', ERR_UNAUTHORIZED);

@@ -72,6 +72,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
       Object.freeze({
         name: p.name,
         kind: p.kind,
+        api: p.api ?? (p.kind === 'anthropic' ? 'anthropic' : 'openai'),
         baseUrl,
         origin,
         basePath,

@@ -237,6 +237,9 @@ function crossCheck(data: Obj, problems: Problem[]): void {
     if (p.base_url === undefined && p.simulator === undefined) {
       add(['providers', i, 'base_url'], 'required unless simulator is given');
     }
+    if (p.api === 'anthropic' && (p.kind === 'batch' || p.kind === 'vllm')) {
+      add(['providers', i, 'api'], `kind ${String(p.kind)} speaks the OpenAI API; api anthropic needs kind anthropic or openai`);
+    }
     const models = new Set<string>();
     const seen = indexBy(problems, ['providers', i, 'models'], list(p.models), 'name', 'model name');
     for (const m of seen.keys()) models.add(m);

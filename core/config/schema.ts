@@ -42,6 +42,8 @@ export const LANES = ['direct_small', 'direct_large', 'agentic', 'auto'] as cons
 export const LATENCY_CLASSES = ['interactive', 'standard', 'batch'] as const;
 export const PROVIDER_KINDS = ['openai', 'anthropic', 'vllm', 'batch'] as const;
 export const POOL_KINDS = ['maas', 'self_hosted', 'batch'] as const;
+/** The API a provider speaks (default: `anthropic` for kind anthropic, else `openai`). */
+export const PROVIDER_APIS = ['openai', 'anthropic'] as const;
 export const FALLBACK_CONDITIONS = ['timeout', '5xx', 'rate_limited', 'queue_time_over_slo', 'connection_error'] as const;
 
 // ---- tenants and keys ------------------------------------------------------------------------------
@@ -111,6 +113,7 @@ export type SimulatorProfileConfig = z.output<typeof SimulatorProfileSchema>;
 export const ProviderSchema = z.strictObject({
   name: name,
   kind: z.enum(PROVIDER_KINDS),
+  api: z.enum(PROVIDER_APIS).optional(),
   /** Required unless `simulator` is given (checked in load.ts so it is reported alongside other problems). */
   base_url: httpUrl.optional(),
   api_key_env: envVarName.optional(),

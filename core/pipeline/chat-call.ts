@@ -4,8 +4,9 @@
 
 import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, ModelPrice, Plan, PoolContext, PoolMember, RouteContext } from '../config/plan.js';
-import type { ChatCompletionRequest } from '../schema/openai.js';
-import { validateChatRequest } from '../schema/openai-validate.js';
+import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
+import { Decoded, decodeIngress, errorBody, errorStatus, streamErrorEvent, withAnthropicBeta } from './ingress.js';
+import { translatorFor } from '../providers/registry.js';
 import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
@@ -13,7 +14,7 @@ import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
 import { stablePrefixHash } from '../prompt/prefix.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
-import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
+import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
 import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
@@ -67,7 +68,16 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private readonly seq: number;
   private readonly trace: TraceRecord;
   private readonly info: ResponseInfo;
-  private body: ChatCompletionRequest | null = null;
+  /** The client's API (request decoding, error envelopes; answers are encoded by `translator`). */
+  private readonly ingress: IngressApi;
+  /** The (ingress API, provider API) pair's translator of the current attempt. */
+  private translator: Translator;
+  /** Why the last member choice skipped a member (a feature its API lacks); '' when none was skipped. */
+  private unsupportedWhy = '';
+  /** What the request needs that each provider API lacks, checked once per API (undefined: not yet). */
+  private lacksOpenAI: string | null | undefined = undefined;
+  private lacksAnthropic: string | null | undefined = undefined;
+  private body: CanonicalRequest | null = null;
   private route: RouteContext | null = null;
   private member: PoolMember | null = null;
   private controller: UpstreamController | null = null;
@@ -135,8 +145,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** The request's trace context (null unless spans are exported or the client sent `traceparent`). */
   private span: SpanContext | null = null;
 
-  constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
+  constructor(gw: Gateway, req: IngressRequest, sink: Sink, ingress: IngressApi = 'openai') {
     this.gw = gw;
+    this.ingress = ingress;
+    this.translator = gw.chatTranslator;
     this.req = req;
     this.sink = sink;
     this.plan = gw.currentPlan;
@@ -176,9 +188,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
   }
 
-  /** MemberFilter: skip ejected members, and on a retry the member that just failed. */
+  /** MemberFilter: skip ejected members, on a retry the member that just failed, and members whose API cannot express the request. */
   skip(member: PoolMember): boolean {
-    return member === this.avoid || this.gw.health.isEjected(member, performance.now());
+    if (member === this.avoid || this.gw.health.isEjected(member, performance.now())) return true;
+    const why = this.lacks(member);
+    if (why === null) return false;
+    this.unsupportedWhy = `${why} cannot be sent to provider '${member.provider.name}' (${member.provider.api} API)`;
+    return true;
   }
 
   onWritable(): void {
@@ -225,9 +241,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } catch {
       return this.fail('invalid_json', 'We could not parse the JSON body of your request.');
     }
-    const problem = validateChatRequest(parsed);
+    const decoded = DECODED;
+    decodeIngress(this.ingress, parsed, decoded);
+    const problem = decoded.problem;
     if (problem !== null) return this.fail('invalid_request', problem.message, problem.param === '' ? null : problem.param);
-    const body = parsed as ChatCompletionRequest;
+    const body = decoded.body!;
+    decoded.body = null;
     this.body = body;
     trace.stream = body.stream === true;
 
@@ -267,15 +286,23 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.route = plan.routes[route.canaryTargetIndex]!;
     }
     this.primary = this.route;
-    const member = this.chooseMember(this.route!);
-    if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+    const member = this.chooseMember(this.route!) ?? this.capableFallback();
+    if (member === null) return this.noMember();
 
+    if (this.route!.pool.kind === 'batch' && this.ingress !== 'openai') {
+      return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: send the request to /v1/chat/completions.`, 'model');
+    }
     if (this.route!.pool.kind === 'batch' && body.stream === true) {
       return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: streaming is not available; send stream: false and poll the job.`, 'stream');
     }
 
     // 5b. Safety policy of the named route: input guards (a redaction rewrites what goes upstream).
     if (route.safety !== null && !this.checkInput(route)) return;
+    // Output guards read OpenAI-format answers: an Anthropic client on a route with output rules is
+    // refused rather than served unguarded (input guards work on the canonical request, any API).
+    if (this.ingress === 'anthropic' && this.policy !== null && this.policy.checksOutput) {
+      return this.fail('unsupported_feature', `Route '${route.alias}' has output safety rules, which apply to OpenAI-format answers only so far: send this request to /v1/chat/completions.`);
+    }
 
     // 6. Token budget of the route (and the policy's input limit).
     const budget = route.tokenBudget;
@@ -440,21 +467,29 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.named!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
-  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
+  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead); translators between different APIs ignore it. */
   private rawMessages(): string | null {
-    if (this.rawMessagesText === undefined) this.rawMessagesText = memberText(this.rawText, 'messages');
+    if (this.rawMessagesText === undefined) this.rawMessagesText = this.ingress !== 'embeddings' ? memberText(this.rawText, 'messages') : null;
     return this.rawMessagesText;
   }
 
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
   private chooseMember(route: RouteContext): PoolMember | null {
     const pool = route.pool;
+    this.unsupportedWhy = '';
     const seq = this.seq + this.trace.attempts.length;
     let member: PoolMember | null;
     if (pool.kind === 'self_hosted') {
       if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
       member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
     } else member = pickMember(pool, route.allowedProviders, seq, this);
+    // The pickers fall back to a skipped member when all are skipped (ejection is soft); a member whose
+    // API cannot express the request is never called.
+    if (member !== null && this.unsupportedWhy !== '' && this.lacks(member) !== null) {
+      // Everything left was skipped: a retry may go back to the member that just failed, if it can take it.
+      const again = this.avoid;
+      member = again !== null && pool.members.includes(again) && this.lacks(again) === null ? again : null;
+    }
     if (member === null) return null;
     this.member = member;
     this.trace.pool_id = route.pool.id;
@@ -485,8 +520,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.attemptLoad.inflight++;
     }
     const provider = member.provider;
-    const translator = this.gw.chatTranslator;
-    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages());
+    const translator = translatorFor(this.ingress, provider.api);
+    this.translator = translator;
+    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages(), this.named!.tokenBudget.maxOutputTokens);
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
@@ -496,7 +532,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.upstreamStarted = true;
     this.attemptRoute = route;
     this.gw.metrics.poolAttempt(route, 1);
-    const headers = this.traceparent === '' ? this.gw.headersFor(provider) : this.gw.headersWithTrace(provider, this.traceparent);
+    let headers = this.traceparent === '' ? this.gw.headersFor(provider) : this.gw.headersWithTrace(provider, this.traceparent);
+    const beta = this.req.anthropicBeta;
+    if (beta !== '' && provider.api === 'anthropic') headers = withAnthropicBeta(headers, beta);
     this.gw.upstream.dispatch(provider, translator.path, headers, upstreamBody, this);
   }
 
@@ -636,7 +674,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     // A stream's deadline covers the wait for headers; after that undici's body timeout bounds each gap.
     this.clearTimer();
     this.mode = MODE_STREAM;
-    this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    this.decoder = this.translator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
     if (this.policy !== null && this.policy.checksOutput) this.policyStream = new ChatStreamFilter(this.policy, this.body!);
     this.responded = true;
     this.trace.status = 200;
@@ -698,7 +736,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     let out: Buffer | string;
     let checked: Buffer | string | null;
     try {
-      out = this.gw.chatTranslator.translateResponse(raw, this.trace.alias, this.info);
+      out = this.translator.translateResponse(raw, this.trace.alias, this.info);
       // Output guards and tool rules (the error of an unreadable answer never carries its text).
       checked = this.policy !== null && this.policy.checksOutput ? checkCompletion(this.policy, out, this.body!) : out;
     } catch {
@@ -761,7 +799,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
       const code: ErrorCode = failure !== null && classifyUpstreamError(failure, this.deadlineHit, false) === 'timeout' ? 'upstream_timeout' : 'upstream_stream_interrupted';
       const message = info.streamError !== null ? 'The provider reported an error mid-stream.' : 'The provider stream ended before completion.';
-      sink.write('data: ' + openAIErrorBody(code, message) + '\n\n');
+      sink.write(streamErrorEvent(this.ingress, code, message));
       sink.end();
       this.recordAttempt(ERRORS[code].status, code, true);
       trace.status = ERRORS[code].status;
@@ -802,9 +840,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       code = 'invalid_request';
       kind = errorCode === 'context_length_exceeded' ? 'context_length' : errorCode === 'content_filter' || errorCode === 'content_policy_violation' ? 'content_policy' : 'client_error';
       text = message !== '' ? `The provider rejected the request: ${message.slice(0, 500)}` : `The provider rejected the request (HTTP ${status}).`;
-    } else if (status === 503) {
+    } else if (status === 503 || status === 529) {
+      // 529: Anthropic's "overloaded".
       code = 'upstream_unavailable';
-      text = `The provider '${provider.name}' is unavailable (HTTP 503).`;
+      text = `The provider '${provider.name}' is unavailable (HTTP ${status}).`;
     } else if (status === 504) {
       code = 'upstream_timeout';
       kind = 'timeout';
@@ -913,7 +952,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const member = this.chooseMember(this.route!);
       this.avoid = null;
       if (member === null) {
-        this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+        this.noMember();
         return this.settle();
       }
       this.dispatchUpstream();
@@ -1052,6 +1091,45 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     return h;
   }
 
+  /** What the request needs that `member`'s API lacks (null: nothing), asked of the pair's translator once per API. */
+  private lacks(member: PoolMember): string | null {
+    if (member.provider.api === 'openai') {
+      if (this.lacksOpenAI === undefined) this.lacksOpenAI = translatorFor(this.ingress, 'openai').unsupported(this.body!);
+      return this.lacksOpenAI;
+    }
+    if (this.lacksAnthropic === undefined) this.lacksAnthropic = translatorFor(this.ingress, 'anthropic').unsupported(this.body!);
+    return this.lacksAnthropic;
+  }
+
+  /**
+   * No member of the route's pool can take the request: when members were skipped for a feature their
+   * API lacks, the first fallback route with a member that can (the request falls to it before any call).
+   */
+  private capableFallback(): PoolMember | null {
+    if (this.unsupportedWhy === '') return null;
+    const why = this.unsupportedWhy;
+    const chain = this.primary!.fallbackIndices;
+    for (let i = 0; i < chain.length; i++) {
+      const route = this.plan.routes[chain[i]!]!;
+      const member = this.chooseMember(route);
+      if (member !== null) {
+        this.gw.metrics.fallbacks.inc([this.named!.alias, this.primary!.pool.id, route.pool.id, 'unsupported']);
+        this.route = route;
+        this.fallbackPos = i;
+        this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + 'unsupported';
+        return member;
+      }
+    }
+    this.unsupportedWhy = why;
+    return null;
+  }
+
+  /** Refuse for want of a member: a feature no member's API has (400), or no member available (503). */
+  private noMember(): void {
+    if (this.unsupportedWhy !== '') return this.fail('unsupported_feature', `This request cannot be served on route '${this.named!.alias}': ${this.unsupportedWhy}.`);
+    this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
+  }
+
   /** Answer with an error (once) and record it. The caller settles. */
   private fail(code: ErrorCode, message: string, param: string | null = null): void {
     const trace = this.trace;
@@ -1059,7 +1137,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     trace.error_code = code;
     if (this.responded || this.clientGone) return;
     this.responded = true;
-    const body = openAIErrorBody(code, message, param);
+    const body = errorBody(this.ingress, code, message, param);
     let headers: readonly string[];
     if (this.route !== null && trace.route_lane !== '') {
       const h = this.routedHeaders(JSON_TYPE, false);
@@ -1069,7 +1147,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } else {
       headers = ['content-type', JSON_TYPE, 'x-request-id', trace.request_id];
     }
-    this.sink.send(trace.status, headers, body);
+    this.sink.send(errorStatus(this.ingress, code), headers, body);
   }
 
   private clearTimer(): void {
@@ -1143,6 +1221,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 }
 
 const EMPTY_CHUNKS: Buffer[] = [];
+/** Filled and read synchronously by admit() (one thread, no await between): no allocation per request. */
+const DECODED = new Decoded();
 /** Scratch flag for checkChatRequest (requests run one at a time on a thread). */
 const REWRITTEN = { value: false };
 const NO_LABELS: readonly string[] = Object.freeze([]);
@@ -1166,7 +1246,7 @@ function nextAttempt(call: ChatCall): void {
  * a guess (UTF-8 bytes ÷ 3, plus 4 per message and 3 for the reply's priming), so a token quota is not
  * exceeded by under-estimates; settlement refunds the difference from the provider's usage.
  */
-function estimatePromptTokens(body: ChatCompletionRequest): number {
+function estimatePromptTokens(body: CanonicalRequest): number {
   const messages = body.messages;
   let bytes = 0;
   for (let i = 0; i < messages.length; i++) {
@@ -1181,7 +1261,7 @@ function estimatePromptTokens(body: ChatCompletionRequest): number {
 }
 
 /** The prompt's texts for the tokenizer, their length, and the per-message overhead (4 each, 3 for the reply). */
-function promptTexts(body: ChatCompletionRequest): { texts: string[]; chars: number; overhead: number } {
+function promptTexts(body: CanonicalRequest): { texts: string[]; chars: number; overhead: number } {
   const texts: string[] = [];
   let chars = 0;
   const messages = body.messages;
@@ -1203,7 +1283,7 @@ function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }
 
-function promptChars(body: ChatCompletionRequest): number {
+function promptChars(body: CanonicalRequest): number {
   let n = 0;
   const messages = body.messages;
   for (let i = 0; i < messages.length; i++) {

@@ -7,7 +7,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { threadId } from 'node:worker_threads';
-import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
+import { ERRORS, anthropicErrorBody, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, ProviderContext, RouteContext } from '../config/plan.js';
 import { MemberHealth } from '../routing/health.js';
 import { LoadBoard } from '../routing/selector.js';
@@ -15,6 +15,8 @@ import { LoadReporter } from '../upstream/load-reports.js';
 import { RetryBudget } from '../routing/retry.js';
 import { OpenAIChatTranslator } from '../providers/openai/chat.js';
 import type { Translator } from '../providers/translator.js';
+import { ANTHROPIC_VERSION } from '../providers/anthropic/wire.js';
+import { anthropicStatus } from './ingress.js';
 import { UpstreamClient } from '../upstream/client.js';
 import { DeadlineList } from '../upstream/deadlines.js';
 import type { LimitCell, LimitStore } from '../limits/store.js';
@@ -161,7 +163,10 @@ export class Gateway {
     const m = new Map<string, Record<string, string>>();
     for (const p of plan.providers.values()) {
       const h: Record<string, string> = { 'content-type': JSON_TYPE, accept: 'application/json, text/event-stream' };
-      if (p.apiKey !== '') h.authorization = 'Bearer ' + p.apiKey;
+      if (p.api === 'anthropic') {
+        if (p.apiKey !== '') h['x-api-key'] = p.apiKey;
+        h['anthropic-version'] = ANTHROPIC_VERSION;
+      } else if (p.apiKey !== '') h.authorization = 'Bearer ' + p.apiKey;
       m.set(p.name, Object.freeze(h) as Record<string, string>);
     }
     this.providerHeaders = m;
@@ -176,9 +181,19 @@ export class Gateway {
       new ChatCall(this, req, sink).start();
       return;
     }
+    if (path === '/v1/messages') {
+      if (req.method !== 'POST') return sink.send(405, JSON_HEADERS, anthropicErrorBody('method_not_allowed', 'Use POST for /v1/messages.'));
+      new ChatCall(this, req, sink, 'anthropic').start();
+      return;
+    }
+    if (path === '/v1/embeddings') {
+      if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/embeddings.');
+      new ChatCall(this, req, sink, 'embeddings').start();
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       if (path === '/v1/models' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/dashboard' || path === '/dashboard/data') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
-      return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
+      return notFound(sink, req, path);
     }
     if (path === '/healthz') return sink.send(200, JSON_HEADERS, '{"status":"ok"}');
     if (path === '/readyz') {
@@ -190,7 +205,7 @@ export class Gateway {
     if (path === '/dashboard' || path === '/dashboard/') return this.dashboard(req, sink, false);
     if (path === '/dashboard/data') return this.dashboard(req, sink, true);
     if (path.startsWith('/v1/batch_jobs/')) return this.batchJob(req, sink, path.slice(15));
-    return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
+    return notFound(sink, req, path);
   }
 
   /** GET /v1/batch_jobs/{id}: a batch job's state, and its result once completed (same tenant only). */
@@ -241,7 +256,8 @@ export class Gateway {
   }
 
   /** A transport refused a body over `maxBodyBytes` before reading it whole. */
-  rejectTooLarge(sink: Sink): void {
+  rejectTooLarge(sink: Sink, path = ''): void {
+    if (path === '/v1/messages') return sink.send(anthropicStatus('body_too_large'), JSON_HEADERS, anthropicErrorBody('body_too_large', `Request body exceeds the limit of ${this.maxBodyBytes} bytes.`));
     sendError(sink, 'body_too_large', `Request body exceeds the limit of ${this.maxBodyBytes} bytes.`);
   }
 
@@ -249,6 +265,12 @@ export class Gateway {
     const plan = this.plan;
     const key = authenticateRequest(plan, req, sink);
     if (key === null) return;
+    if (req.anthropicVersion !== '') {
+      // Anthropic's model list (the Anthropic SDK sends anthropic-version): the same aliases.
+      const models: Array<{ type: 'model'; id: string; display_name: string; created_at: string }> = [];
+      for (const r of plan.routes) if (keyMayUse(key, r, r.alias)) models.push({ type: 'model', id: r.alias, display_name: r.alias, created_at: '1970-01-01T00:00:00Z' });
+      return sink.send(200, JSON_HEADERS, JSON.stringify({ data: models, has_more: false, first_id: models[0]?.id ?? null, last_id: models.at(-1)?.id ?? null }));
+    }
     const data: Array<{ id: string; object: 'model'; created: number; owned_by: string }> = [];
     for (const r of plan.routes) if (keyMayUse(key, r, r.alias)) data.push({ id: r.alias, object: 'model', created: 0, owned_by: r.owner });
     sink.send(200, JSON_HEADERS, JSON.stringify({ object: 'list', data }));
@@ -337,6 +359,13 @@ export class Gateway {
 function answerJob(sink: Sink, job: BatchJob | null, tenant: string, id: string): void {
   if (job === null || job.tenant !== tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
   sink.send(200, JSON_HEADERS, jobJson(job));
+}
+
+/** 404 for an unknown endpoint: in Anthropic's envelope under /v1/messages (e.g. count_tokens), else OpenAI's. */
+function notFound(sink: Sink, req: IngressRequest, path: string): void {
+  const message = `Unknown endpoint: ${req.method} ${safePath(path)}.`;
+  if (path.startsWith('/v1/messages/')) return sink.send(404, JSON_HEADERS, anthropicErrorBody('not_found', message));
+  sendError(sink, 'not_found', message);
 }
 
 function stoppedAnswer(sink: Sink): void {

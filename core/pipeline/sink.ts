@@ -13,6 +13,8 @@ export class IngressRequest {
   owner = ''; // x-switchyard-owner
   traceparent = '';
   cacheControl = '';
+  anthropicVersion = ''; // anthropic-version: the client is an Anthropic SDK (GET /v1/models answers in its format)
+  anthropicBeta = ''; // anthropic-beta: forwarded to Anthropic-style providers only
   body: Buffer | null = null;
 }
 
@@ -72,6 +74,7 @@ export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({
   502: '502 Bad Gateway',
   503: '503 Service Unavailable',
   504: '504 Gateway Timeout',
+  529: '529 Overloaded',
 });
 
 /** `200 OK`-style status line for a status code. */

@@ -1,8 +1,11 @@
 // The Translator seam: one implementation per (ingress API, provider API) pair. A translator builds the
 // upstream body from the validated request and turns the provider's answer back into the ingress API's
 // wire format, reporting usage as it goes. It does no I/O and keeps no state between requests.
+// Pairs (core/providers/registry.ts): openai→openai (openai/chat.ts, the hot path), openai→anthropic
+// (anthropic/chat.ts), anthropic→anthropic (anthropic/messages.ts), anthropic→openai
+// (openai/messages.ts), embeddings→openai (openai/embeddings.ts).
 
-import type { ChatCompletionRequest } from '../schema/openai.js';
+import type { CanonicalRequest } from '../schema/canonical.js';
 import type { OutputCollector } from '../scenarios/scenarios.js';
 
 /** What a translator learned from a response; one per request, filled as bytes arrive. */
@@ -59,8 +62,15 @@ export interface Translator {
   /**
    * Upstream request body. `stream` requests always ask the provider for usage. `rawMessages`, when
    * given, is the client's own JSON text of `req.messages` (unchanged since parsing), forwarded as is.
+   * `defaultMaxTokens`: the output ceiling for a request that names none (the route's token budget), for
+   * provider APIs that require one (Anthropic).
    */
-  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages?: string | null): string;
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages?: string | null, defaultMaxTokens?: number): string;
+  /**
+   * Null when this pair can express `req`; else why not, in one sentence (a feature the provider's API
+   * lacks). Checked before a member is chosen: the request falls to a member that can, or fails clearly.
+   */
+  unsupported(req: CanonicalRequest): string | null;
   /** Non-streaming upstream body → client body (the response's `model` is the alias). Throws on garbage. */
   translateResponse(upstreamBody: Buffer, alias: string, info: ResponseInfo): Buffer | string;
   /** A decoder for one streamed response. */

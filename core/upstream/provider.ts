@@ -2,10 +2,13 @@
 import type { ModelPrice } from '../accounting/price.js';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'vllm' | 'batch';
+export type ProviderApi = 'openai' | 'anthropic';
 
 export interface ProviderContext {
   readonly name: string;
   readonly kind: ProviderKind;
+  /** The API it speaks: picks the translator of each attempt (core/providers/registry.ts). */
+  readonly api: ProviderApi;
   /** e.g. `http://127.0.0.1:9000/v1`; resolved at boot (in-process simulators get their loopback URL). */
   readonly baseUrl: string;
   /** `new URL(baseUrl).origin` and its path prefix, split once for the upstream client. */

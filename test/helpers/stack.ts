@@ -20,6 +20,8 @@ export interface Stack {
   plan: Plan;
   limits: LimitStore | null;
   sim: MaasSimulator;
+  /** Every in-process simulator, in the order of the config's providers that declare one. */
+  sims: MaasSimulator[];
   traces: MemoryTraceSink;
   config: Config;
   /** The uWS server (transport 'uws' only): its WebSocket ingress reports stats. */
@@ -145,6 +147,7 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
     plan,
     limits,
     sim: sims[0]!,
+    sims,
     traces,
     config,
     server,

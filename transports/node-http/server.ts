@@ -122,6 +122,10 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   r.owner = header(req, 'x-switchyard-owner');
   r.traceparent = header(req, 'traceparent');
   r.cacheControl = header(req, 'cache-control');
+  if (r.path.startsWith('/v1/m')) {
+    r.anthropicVersion = header(req, 'anthropic-version');
+    r.anthropicBeta = header(req, 'anthropic-beta');
+  }
   const sink = new NodeSink(res);
   res.on('close', () => sink.onClose());
   res.on('drain', () => sink.onDrain());
@@ -130,7 +134,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
   const declared = req.headers['content-length'] === undefined ? -1 : Number(req.headers['content-length']);
   if (declared > max) {
     sink.closeConnection = true;
-    gateway.rejectTooLarge(sink);
+    gateway.rejectTooLarge(sink, r.path);
     req.resume();
     return;
   }
@@ -148,7 +152,7 @@ function handleRequest(gateway: Gateway, req: IncomingMessage, res: ServerRespon
     if (size > max) {
       refused = true;
       sink.closeConnection = true;
-      gateway.rejectTooLarge(sink);
+      gateway.rejectTooLarge(sink, r.path);
       return;
     }
     parts.push(chunk);

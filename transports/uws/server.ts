@@ -199,6 +199,11 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   r.owner = req.getHeader('x-switchyard-owner');
   r.traceparent = req.getHeader('traceparent');
   r.cacheControl = req.getHeader('cache-control');
+  // Anthropic's headers matter on /v1/messages and /v1/models only: other requests skip two header reads.
+  if (r.path.startsWith('/v1/m')) {
+    r.anthropicVersion = req.getHeader('anthropic-version');
+    r.anthropicBeta = req.getHeader('anthropic-beta');
+  }
   const contentLength = req.getHeader('content-length');
   const chunked = req.getHeader('transfer-encoding') !== '';
   const sink = new UwsSink(res);
@@ -212,7 +217,7 @@ function handleRequest(gateway: Gateway, res: HttpResponse, req: HttpRequest): v
   const declared = contentLength === '' ? -1 : Number(contentLength);
   if (declared > max) {
     sink.closeAfterAnswer();
-    gateway.rejectTooLarge(sink);
+    gateway.rejectTooLarge(sink, r.path);
     return;
   }
   if (declared === 0) {
@@ -234,7 +239,7 @@ function readBody(gateway: Gateway, res: HttpResponse, r: IngressRequest, sink: 
     if (size + n > (whole === null ? max : declared)) {
       refused = true;
       sink.closeAfterAnswer();
-      gateway.rejectTooLarge(sink);
+      gateway.rejectTooLarge(sink, r.path);
       return;
     }
     // `ab` is neutered after this callback: copy it out now.

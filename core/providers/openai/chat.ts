@@ -3,8 +3,10 @@
 // attribution) and unknown fields never reach the provider, and equal requests give equal bytes.
 
 import { StringDecoder } from 'node:string_decoder';
-import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../schema/openai.js';
+import type { ChatCompletionChunk, Usage } from '../../schema/openai.js';
+import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
+import { decodedLength, endOfString } from '../json-scan.js';
 
 // Optional request parameters forwarded as given, in this order (after model and messages).
 const FORWARDED = [
@@ -202,28 +204,6 @@ class OpenAIChatStream implements StreamTranslator {
   }
 }
 
-/** Characters the JSON string whose content starts at `start` decodes to (escapes count as one). */
-function decodedLength(s: string, start: number): number {
-  let n = 0;
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 34) return n;
-    if (c === 92) i += s.charCodeAt(i + 1) === 117 ? 5 : 1; // \uXXXX or \x
-    n++;
-  }
-  return n;
-}
-
-/** Index of the closing quote of the JSON string whose content starts at `start`, or -1. */
-function endOfString(s: string, start: number): number {
-  for (let i = start; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 92) i++; // backslash: skip the escaped character
-    else if (c === 34) return i;
-  }
-  return -1;
-}
-
 /** Read the usage object whose `"usage":` key is at `u` into `info`; false when it lacks the token counts. */
 function readUsageAt(s: string, u: number, info: ResponseInfo): boolean {
   const prompt = intField(s, '"prompt_tokens":', u, s.length);
@@ -289,7 +269,7 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
 export class OpenAIChatTranslator implements Translator {
   readonly path = '/chat/completions';
 
-  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages: string | null = null): string {
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
     let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + (rawMessages ?? JSON.stringify(req.messages));
     const r = req as unknown as Record<string, unknown>;
     // Most requests carry no optional parameter: look for one before probing all of them by name
@@ -310,6 +290,11 @@ export class OpenAIChatTranslator implements Translator {
     }
     if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
     return s + '}';
+  }
+
+  unsupported(req: CanonicalRequest): string | null {
+    // Most requests use none of Anthropic's extensions: one check each, no walk.
+    return req.thinking !== undefined ? 'extended thinking (`thinking`)' : req.top_k !== undefined ? '`top_k`' : null;
   }
 
   translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): Buffer | string {

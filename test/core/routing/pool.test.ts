@@ -6,6 +6,7 @@ function provider(name: string): ProviderContext {
   return {
     name,
     kind: 'openai',
+    api: 'openai',
     baseUrl: `http://${name}.test/v1`,
     origin: `http://${name}.test`,
     basePath: '/v1',
