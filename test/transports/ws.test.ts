@@ -441,6 +441,18 @@ describe('WebSocket ingress: bad input gets an error frame with a stable code; t
     expect(after('switchyard_ws_frame_errors_total{code="unknown_op"}')).toBe(before('switchyard_ws_frame_errors_total{code="unknown_op"}') + 1);
   });
 
+  it('the messages op streams Anthropic events as chunk frames and ends with usage', async () => {
+    const c = await WsClient.connect({ url: wsUrl(s), key: DEMO_KEY, encoding: 'msgpack' });
+    const call = c.request('messages', { model: 'demo.chat', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'hello [sim:output_tokens=12]' }] });
+    const types: string[] = [];
+    for await (const ev of call) types.push((ev as { type: string }).type);
+    expect(types[0]).toBe('message_start');
+    expect(types).toContain('content_block_delta');
+    expect(types.at(-1)).toBe('message_stop');
+    expect(call.usage!.output_tokens).toBe(12);
+    await c.close();
+  });
+
   it('a plain GET /v1/ws (no upgrade) gets 426 with a clear error', async () => {
     const { request } = await import('undici');
     const r = await request(s.url + '/v1/ws');
