@@ -5,6 +5,7 @@
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
 import { CellAllocator } from '../limits/cells.js';
 import type { Config, RouteConfig } from './schema.js';
+import { compileTemplate, type PromptTemplate, type TemplateParts } from '../prompt/templates.js';
 import type {
   KeyRecord,
   ModelPrice,
@@ -91,8 +92,15 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         prefillTokensPerS: pool.prefill_tokens_per_s ?? 0,
         decodeTokensPerS: pool.decode_tokens_per_s ?? 0,
         gpuHourUsd: pool.gpu_hour_usd ?? 0,
+        prefixAffinity: pool.prefix_affinity ?? true,
       }),
     );
+  }
+
+  // Prompt templates, each version compiled once (load.ts has inlined template files).
+  const templates = new Map<string, PromptTemplate>();
+  for (const p of config.prompts) {
+    for (const v of p.versions ?? []) templates.set(p.name + '\u0000' + v.version, compileTemplate(p.name, v.version, v as TemplateParts));
   }
 
   // Route indexes by alias first, so fallback and canary references resolve to indexes in one pass.
@@ -139,8 +147,11 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
       safetyPolicy: r.safety_policy,
       traceFields: Object.freeze([...r.trace_fields]),
       prompt: r.prompt === null ? null : Object.freeze({ template: r.prompt.template, version: r.prompt.version }),
+      template: r.prompt === null ? null : templateOf(templates, r),
       cache: Object.freeze({
-        response: r.cache?.response ? Object.freeze({ ttlS: r.cache.response.ttl_s }) : null,
+        response: r.cache?.response
+          ? Object.freeze({ ttlS: r.cache.response.ttl_s, maxBytes: r.cache.response.max_bytes ?? 16 * 1024 * 1024, stream: r.cache.response.stream ?? false })
+          : null,
       }),
       requireScenario: r.require_scenario,
       tenants: r.tenants === undefined ? null : new Set(r.tenants),
@@ -192,6 +203,14 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     }),
     config,
   });
+}
+
+/** The compiled template a route names; a route naming a template with no version list gets an empty one. */
+function templateOf(templates: ReadonlyMap<string, PromptTemplate>, r: RouteConfig): PromptTemplate {
+  const p = r.prompt!;
+  const t = templates.get(p.template + '\u0000' + p.version);
+  if (t !== undefined) return t;
+  throw new Error(`route "${r.alias}": prompt "${p.template}" has no version ${p.version}`);
 }
 
 /** `http://127.0.0.1:9000/v1/` → baseUrl `http://127.0.0.1:9000/v1`, origin `http://127.0.0.1:9000`, basePath `/v1`. */

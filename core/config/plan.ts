@@ -6,6 +6,7 @@ import type { Limit, LimitSettings } from '../limits/cells.js';
 import type { FallbackCondition, Lane, PoolContext } from '../routing/types.js';
 import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
+import type { PromptTemplate } from '../prompt/templates.js';
 
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
 
@@ -15,6 +16,7 @@ export type { ModelPrice } from '../accounting/price.js';
 export type { ProviderContext, ProviderKind } from '../upstream/provider.js';
 export type { FallbackCondition, Lane, PoolContext, PoolKind, PoolMember } from '../routing/types.js';
 export type { LimitSettings } from '../limits/cells.js';
+export type { PromptTemplate } from '../prompt/templates.js';
 
 export interface RouteContext {
   /** Position in `Plan.routes`; what the alias trie returns. */
@@ -45,7 +47,9 @@ export interface RouteContext {
   readonly safetyPolicy: string | null;
   readonly traceFields: readonly string[];
   readonly prompt: { readonly template: string; readonly version: number } | null;
-  readonly cache: { readonly response: { readonly ttlS: number } | null };
+  /** `prompt` compiled (core/prompt/templates.ts); null when the route names none. */
+  readonly template: PromptTemplate | null;
+  readonly cache: { readonly response: { readonly ttlS: number; readonly maxBytes: number; readonly stream: boolean } | null };
   /** 400 missing_scenario_id when a request names none. */
   readonly requireScenario: boolean;
   /** Tenants that may use this route; null = every tenant. */

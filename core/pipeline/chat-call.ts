@@ -6,12 +6,13 @@ import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.js';
 import type { ChatCompletionRequest } from '../schema/openai.js';
 import { validateChatRequest } from '../schema/openai-validate.js';
-import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
-import { stablePrefixHash } from '../prompt/prefix.js';
+import { PromptAssembly, assemblePrompt } from '../prompt/assemble.js';
+import { NO_CACHE, NO_STORE, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS, cacheDirectives, completionAsSse, responseCacheKey } from '../cache/index.js';
+import { STREAM_SUFFIX } from '../providers/openai/chat.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
 import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
 import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
@@ -101,9 +102,14 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
   private attemptLoad: ReplicaLoad | null = null;
   private queueTimeMs = 0;
-  /** The request body as text (for forwarding `messages` as the client's bytes). */
+  /** The request body as text. */
   private rawText = '';
-  private rawMessagesText: string | null | undefined = undefined;
+  /** The upstream prompt: template parts and the client's messages, canonical (core/prompt). */
+  private readonly prompt = new PromptAssembly();
+  /** Response cache: looked up yet; the key to store the answer under ('' = do not store) and its route. */
+  private cacheChecked = false;
+  private cacheKey = '';
+  private cacheRoute: RouteContext | null = null;
   /** Set when the route's pool is a batch pool: the job the client polls. */
   job: BatchJob = NO_JOB;
   private admission: Admission | null = null;
@@ -235,6 +241,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.route = plan.routes[route.canaryTargetIndex]!;
     }
     this.primary = this.route;
+    if (!this.promptFor(this.route!)) return;
     const member = this.chooseMember(this.route!);
     if (member === null) return this.fail('no_provider_available', `No provider of pool '${this.route!.pool.id}' is allowed for this route.`);
 
@@ -338,10 +345,61 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.fail(limit.code, `Limit reached: ${limit.scope} ${limit.scope === 'route' ? this.named!.alias : limit.scope === 'tenant' ? this.trace.tenant : this.trace.key_id} allows ${what}.`);
   }
 
-  /** The client's JSON text of `messages`, found once (null: serialize the parsed value instead). */
-  private rawMessages(): string | null {
-    if (this.rawMessagesText === undefined) this.rawMessagesText = memberText(this.rawText, 'messages');
-    return this.rawMessagesText;
+  /** Assemble the upstream prompt for `route`'s template (again only when it differs); false after answering with the problem. */
+  private promptFor(route: RouteContext): boolean {
+    const p = this.prompt;
+    this.trace.prompt_version = route.prompt === null ? null : route.prompt.version;
+    if (p.assembled && p.template === route.template) return true;
+    if (assemblePrompt(this.body!, route.template, p)) return true;
+    this.fail('invalid_request', p.error, 'tools');
+    return false;
+  }
+
+  /**
+   * The route's response cache (core/cache), before the first attempt: answer a hit now (no provider
+   * call, no provider cost: reserved tokens and spend are refunded at settlement, the request still
+   * counts against request limits), or note the key to store the answer under. True when answered.
+   */
+  private fromCache(): boolean {
+    this.cacheChecked = true;
+    const route = this.route!;
+    const caches = this.gw.caches;
+    if (!caches.responses.enabled(route.index)) return false;
+    const body = this.body!;
+    const trace = this.trace;
+    const directives = cacheDirectives(this.req.cacheControl);
+    if ((body.stream === true && !route.cache.response!.stream) || (directives & NO_STORE) !== 0) {
+      caches.metrics.response(this.named!.index, RESPONSE_BYPASS);
+      return false;
+    }
+    let canonical = this.gw.chatTranslator.buildBody(body, '', this.prompt.messagesJson, this.prompt.toolsJson);
+    if (body.stream === true) canonical = canonical.slice(0, canonical.length - STREAM_SUFFIX.length - 1) + '}';
+    const key = responseCacheKey(trace.tenant, route.index, trace.alias, canonical);
+    if (body.stream !== true) {
+      this.cacheKey = key;
+      this.cacheRoute = route;
+    }
+    const hit = (directives & NO_CACHE) !== 0 ? null : caches.responses.get(route.index, key, trace.tenant);
+    const sse = hit !== null && body.stream === true ? completionAsSse(hit, body.stream_options?.include_usage === true) : null;
+    if (hit === null || (body.stream === true && sse === null)) {
+      trace.cache = (directives & NO_CACHE) !== 0 ? 'bypass' : 'miss';
+      caches.metrics.response(this.named!.index, (directives & NO_CACHE) !== 0 ? RESPONSE_BYPASS : RESPONSE_MISS);
+      return false;
+    }
+    caches.metrics.response(this.named!.index, RESPONSE_HIT);
+    this.cacheKey = '';
+    trace.cache = 'hit';
+    trace.status = 200;
+    trace.stop_reason = 'success';
+    this.dispatched = true;
+    this.responded = true;
+    if (sse !== null) {
+      this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
+      this.sink.write(sse);
+      this.sink.end();
+    } else this.sink.send(200, this.routedHeaders(JSON_TYPE, true), hit);
+    this.settle();
+    return true;
   }
 
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
@@ -350,7 +408,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const seq = this.seq + this.trace.attempts.length;
     let member: PoolMember | null;
     if (pool.kind === 'self_hosted') {
-      if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
+      this.prefixHash = pool.prefixAffinity === false ? 0 : this.prompt.prefixHash;
       member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
     } else member = pickMember(pool, route.allowedProviders, seq, this);
     if (member === null) return null;
@@ -364,6 +422,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** Call the provider; the answer arrives through the handler methods below. */
   private dispatchUpstream(): void {
     const route = this.route!;
+    if (!this.cacheChecked && this.fromCache()) return;
     if (route.pool.kind === 'batch') return this.enqueueBatch();
     if (route.pool.kind === 'self_hosted' && this.queueOverSlo(route)) return;
     const member = this.member!;
@@ -384,7 +443,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     const provider = member.provider;
     const translator = this.gw.chatTranslator;
-    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages());
+    let upstreamBody = translator.buildBody(this.body!, member.model, this.prompt.messagesJson, this.prompt.toolsJson);
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
@@ -434,7 +493,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   /** @internal BatchJobOwner: the upstream body of this request. */
   batchBody(): string {
-    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model, this.rawMessages());
+    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model, this.prompt.messagesJson, this.prompt.toolsJson);
   }
 
   /** @internal BatchJobOwner: the batch answered (or failed); record, account and settle. */
@@ -579,6 +638,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.recordAttempt(200, null);
     this.gw.health.success(this.member!);
     this.finishAccounting();
+    if (this.cacheKey !== '' && this.cacheRoute === this.route) this.gw.caches.responses.set(this.route!.index, this.cacheKey, this.trace.tenant, out);
     if (this.clientGone) {
       this.fail('client_closed_request', 'Client closed the request.');
       return this.settle();
@@ -733,6 +793,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   nextAttempt(): void {
     this.retryTimer = null;
     try {
+      if (!this.promptFor(this.route!)) return this.settle();
       const member = this.chooseMember(this.route!);
       this.avoid = null;
       if (member === null) {
@@ -780,6 +841,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       trace.cached_input_tokens = info.cachedInputTokens;
       trace.output_tokens = info.outputTokens;
       trace.tokens_estimated = false;
+      this.gw.caches.metrics.prefix(this.named!.index, info.cachedInputTokens);
     } else {
       trace.input_tokens = estimateTokensFromChars(promptChars(this.body!));
       trace.cached_input_tokens = 0;

@@ -26,6 +26,7 @@ import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink } from './sink.js';
 import { ChatCall } from './chat-call.js';
 import { BatchJobs, jobJson, type BatchJob } from './batch-jobs.js';
+import { GatewayCaches, type CacheClock } from '../cache/index.js';
 
 const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
   /** With several gateway threads: every thread's metrics snapshot, this one's included. */
   metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
+  /** Clock of the response caches' TTLs (tests); default performance.now. */
+  cacheClock?: CacheClock | null;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -63,6 +66,9 @@ export class Gateway {
   /** The platform metrics this thread counts (merged across threads at scrape time). */
   readonly metrics = new GatewayMetrics();
   private readonly translator: Translator = new OpenAIChatTranslator();
+  /** Response caches and cache metrics of the current Plan (core/cache). */
+  caches: GatewayCaches;
+  private readonly cacheClock: CacheClock | null;
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
   private readonly idPrefix: string;
@@ -83,6 +89,8 @@ export class Gateway {
     this.tokens = opts.tokens ?? new TokenCounter();
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
+    this.cacheClock = opts.cacheClock ?? null;
+    this.caches = new GatewayCaches(opts.plan.routes, this.metrics.cacheLookups, this.cacheClock);
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -100,6 +108,7 @@ export class Gateway {
     this.buildProviderHeaders(plan);
     this.keyCache = new Map();
     this.admissions = new WeakMap();
+    this.caches = new GatewayCaches(plan.routes, this.metrics.cacheLookups, this.cacheClock);
     this.plan = plan;
     this.loadReports.watch(plan.pools.values());
   }

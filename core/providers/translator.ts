@@ -44,9 +44,10 @@ export interface Translator {
   readonly path: string;
   /**
    * Upstream request body. `stream` requests always ask the provider for usage. `rawMessages`, when
-   * given, is the client's own JSON text of `req.messages` (unchanged since parsing), forwarded as is.
+   * given, is the JSON text of the messages to send (the assembled, canonical prompt: core/prompt),
+   * forwarded as is; `toolsJson`, when given (null: none), the assembled tools, in place of `req.tools`.
    */
-  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages?: string | null): string;
+  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages?: string | null, toolsJson?: string | null): string;
   /** Non-streaming upstream body → client body (the response's `model` is the alias). Throws on garbage. */
   translateResponse(upstreamBody: Buffer, alias: string, info: ResponseInfo): Buffer | string;
   /** A decoder for one streamed response. */

@@ -23,4 +23,6 @@ export interface PoolContext {
   readonly prefillTokensPerS: number;
   readonly decodeTokensPerS: number;
   readonly gpuHourUsd: number;
+  /** Self-hosted pools: choose replicas by the request's prefix hash (selector.ts); false: least loaded only. Absent = true. */
+  readonly prefixAffinity?: boolean;
 }

@@ -164,4 +164,6 @@ export class GatewayMetrics {
   readonly attributionIncomplete = this.registry.counter('switchyard_cost_attribution_incomplete_total', 'Requests missing part of their attribution, by what is missing.', ['missing']);
   readonly duration = this.registry.histogram('switchyard_request_duration_seconds', 'Request duration by alias and lane.', ['alias', 'lane']);
   readonly ttft = this.registry.histogram('switchyard_ttft_seconds', 'Time to first token by alias and lane.', ['alias', 'lane']);
+  /** Response-cache and provider prefix-cache lookups (core/cache/metrics.ts fills it, labels pre-built per route). */
+  readonly cacheLookups = this.registry.counter('switchyard_cache_lookups_total', 'Cache lookups by alias, kind (response, prefix) and result (hit, miss, bypass).', ['alias', 'kind', 'result']);
 }

@@ -118,10 +118,15 @@ describe('self-hosted pool routing', () => {
   }
   const replicaOf = (id: string) => traces.records.find((t) => t.request_id === id)!.provider;
 
-  it('requests sharing a prompt prefix land on the same replica and hit its prefix cache', async () => {
+  it('every turn of one conversation lands on the same replica and hits its prefix cache', async () => {
+    // Prefix affinity keys on the conversation (system prompt, tools, first user message: core/prompt/assemble.ts).
     const system = { role: 'system', content: 'You are the account assistant. '.repeat(40) };
+    const history: Array<{ role: string; content: string }> = [system, { role: 'user', content: 'Summarize the account history.' }];
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(await chat([system, { role: 'user', content: `question ${i}` }]));
+    for (let i = 0; i < 6; i++) {
+      ids.push(await chat([...history]));
+      history.push({ role: 'assistant', content: `step ${i} done` }, { role: 'user', content: `next step ${i}` });
+    }
     await eventually(() => ids.every((id) => traces.records.some((t) => t.request_id === id)));
     const replicas = new Set(ids.map(replicaOf));
     expect(replicas.size).toBe(1);

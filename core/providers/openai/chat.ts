@@ -5,8 +5,12 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { ChatCompletionChunk, ChatCompletionRequest, Usage } from '../../schema/openai.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
+import { canonicalJson } from '../../prompt/canonical.js';
 
-// Optional request parameters forwarded as given, in this order (after model and messages).
+/** What a streaming upstream body ends with (before the closing brace): the gateway always asks for usage. */
+export const STREAM_SUFFIX = ',"stream":true,"stream_options":{"include_usage":true}';
+
+// Optional request parameters forwarded as given, in this order (after model and messages); `tools` first.
 const FORWARDED = [
   'tools',
   'tool_choice',
@@ -264,8 +268,11 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
 export class OpenAIChatTranslator implements Translator {
   readonly path = '/chat/completions';
 
-  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages: string | null = null): string {
+  buildBody(req: ChatCompletionRequest, providerModel: string, rawMessages: string | null = null, toolsJson?: string | null): string {
     let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + (rawMessages ?? JSON.stringify(req.messages));
+    // Assembled tools (core/prompt: template tools first, canonical, by name) replace the client's.
+    const assembledTools = toolsJson !== undefined;
+    if (assembledTools && toolsJson !== null) s += ',"tools":' + toolsJson;
     const r = req as unknown as Record<string, unknown>;
     // Most requests carry no optional parameter: look for one before probing all of them by name
     // (a keyed load per name would go megamorphic).
@@ -277,13 +284,14 @@ export class OpenAIChatTranslator implements Translator {
       }
     }
     if (optional) {
-      for (let i = 0; i < FORWARDED.length; i++) {
+      for (let i = assembledTools ? 1 : 0; i < FORWARDED.length; i++) {
         const k = FORWARDED[i]!;
         const v = r[k];
-        if (v !== undefined) s += ',"' + k + '":' + JSON.stringify(v);
+        // Canonical JSON (fixed key order): equal parameters give equal bytes whatever the client's key order.
+        if (v !== undefined) s += ',"' + k + '":' + (typeof v === 'object' && v !== null ? canonicalJson(v) : JSON.stringify(v));
       }
     }
-    if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
+    if (req.stream === true) s += STREAM_SUFFIX;
     return s + '}';
   }
 

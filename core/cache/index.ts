@@ -1,0 +1,27 @@
+// The gateway's caches for one Plan: the per-route response caches and the cache metrics' label sets.
+// Rebuilt when the Plan changes (a reload starts the response caches empty).
+import type { Counter } from '../telemetry/metrics.js';
+import { CacheMetrics } from './metrics.js';
+import { ResponseCaches, type CacheClock, type ResponseCacheSettings } from './response-cache.js';
+
+export { CacheMetrics, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS } from './metrics.js';
+export { ResponseCaches, responseCacheKey, type CacheClock } from './response-cache.js';
+export { completionAsSse } from './replay.js';
+
+export class GatewayCaches {
+  readonly responses: ResponseCaches;
+  readonly metrics: CacheMetrics;
+  constructor(routes: ReadonlyArray<{ readonly alias: string; readonly cache: { readonly response: ResponseCacheSettings | null } }>, lookups: Counter, clock: CacheClock | null = null) {
+    this.responses = new ResponseCaches(routes, clock);
+    this.metrics = new CacheMetrics(lookups, routes);
+  }
+}
+
+/** Cache-Control request directives the gateway honours: `no-cache` (do not answer from the cache) and `no-store` (nor store the answer). */
+export function cacheDirectives(cacheControl: string): number {
+  if (cacheControl === '') return 0;
+  const v = cacheControl.toLowerCase();
+  return (v.includes('no-cache') ? NO_CACHE : 0) | (v.includes('no-store') ? NO_STORE | NO_CACHE : 0);
+}
+export const NO_CACHE = 1;
+export const NO_STORE = 2;
