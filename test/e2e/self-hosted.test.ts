@@ -132,6 +132,8 @@ describe('self-hosted pool routing', () => {
     expect(replicas.size).toBe(1);
     const cached = ids.slice(1).map((id) => traces.records.find((t) => t.request_id === id)!.cached_input_tokens);
     expect(cached.every((c) => c > 0)).toBe(true);
+    // The provider-reported cached tokens feed the prefix-cache series of the alias.
+    expect(gateway.metrics.cacheLookups.get(['gpu.chat', 'prefix', 'hit'])).toBeGreaterThanOrEqual(5);
   });
 
   it('sends less traffic to a replica loaded by someone else (its load report shows a queue)', async () => {
