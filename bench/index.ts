@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   prefix prefix affinity on vs off on a multi-turn agentic trace, GPU pool simulator (bench/macro/prefix-affinity.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -9,11 +10,14 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
+import { PREFIX_USAGE, formatPrefixTable, parsePrefixArgs, runPrefixBench } from './macro/prefix-affinity.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro] [--json] [macro options]
-${MACRO_USAGE}`;
+const USAGE = `usage: switchyard bench [micro|macro|prefix] [--json] [macro or prefix options]
+${MACRO_USAGE}
+${PREFIX_USAGE}
+`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
 
@@ -84,6 +88,12 @@ export async function runBench(argv: string[]): Promise<number> {
       return runMicro(json);
     case 'macro':
       return runMacro(rest);
+    case 'prefix': {
+      const rows = await runPrefixBench(parsePrefixArgs(rest));
+      if (json) for (const r of rows) process.stdout.write(JSON.stringify({ suite: 'prefix', ...r }) + '\n');
+      else process.stdout.write(formatPrefixTable(rows) + '\n');
+      return rows.some((r) => r.errors > 0) ? 1 : 0;
+    }
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

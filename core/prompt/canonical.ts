@@ -97,9 +97,35 @@ export function canonicalMessage(m: ChatMessage): string {
   const c = m.content;
   let s = '{"role":' + q(m.role) + ',"content":' + (typeof c === 'string' ? q(c) : c == null ? 'null' : value(c, false));
   if (m.name !== undefined) s += ',"name":' + q(m.name);
-  if (m.tool_calls !== undefined) s += ',"tool_calls":' + value(m.tool_calls, false);
+  if (m.tool_calls !== undefined) s += ',"tool_calls":' + toolCalls(m.tool_calls);
   if (m.tool_call_id !== undefined) s += ',"tool_call_id":' + q(m.tool_call_id);
   return appendExtra(s, o, extraKeys(o, MESSAGE_KEYS)) + '}';
+}
+
+/**
+ * Tool calls in their usual shape ({function: {arguments, name}, id, type}, nothing else) are written
+ * directly — the same text the generic sorted-keys path gives, without sorting keys per call.
+ */
+function toolCalls(calls: unknown): string {
+  if (!Array.isArray(calls)) return value(calls, false);
+  let s = '[';
+  for (let i = 0; i < calls.length; i++) {
+    const c = calls[i] as Record<string, unknown>;
+    const f = c !== null && typeof c === 'object' ? (c.function as Record<string, unknown>) : null;
+    let plain = f !== null && typeof f === 'object' && typeof c.id === 'string' && typeof c.type === 'string' && typeof f.name === 'string' && typeof f.arguments === 'string';
+    if (plain) {
+      let n = 0;
+      for (const _ in c) n++;
+      let m = 0;
+      for (const _ in f) m++;
+      plain = n === 3 && m === 2;
+    }
+    if (i > 0) s += ',';
+    s += plain
+      ? '{"function":{"arguments":' + q(f!.arguments) + ',"name":' + q(f!.name) + '},"id":' + q(c.id) + ',"type":' + q(c.type) + '}'
+      : value(c, false);
+  }
+  return s + ']';
 }
 
 const TOOL_KEYS: ReadonlySet<string> = new Set(['type', 'function']);

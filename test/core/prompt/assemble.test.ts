@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PromptAssembly, assemblePrompt } from '../../../core/prompt/assemble.js';
-import { compileTemplate } from '../../../core/prompt/templates.js';
+import { compileTemplate, type PromptTemplate } from "../../../core/prompt/templates.js";
 import type { ChatCompletionRequest, ChatMessage, ChatTool } from '../../../core/schema/openai.js';
 
 const tool = (name: string): ChatTool => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
@@ -16,7 +16,7 @@ const template = compileTemplate('crm', 3, {
 function req(messages: ChatMessage[], extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest {
   return { model: 'crm.summary', messages, ...extra };
 }
-function assemble(r: ChatCompletionRequest, t = template): PromptAssembly {
+function assemble(r: ChatCompletionRequest, t: PromptTemplate | null = template): PromptAssembly {
   const out = new PromptAssembly();
   expect(assemblePrompt(r, t, out)).toBe(true);
   return out;

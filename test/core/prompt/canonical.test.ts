@@ -35,6 +35,12 @@ describe('canonical messages', () => {
     expect(canonicalMessage(a)).toBe(canonicalMessage(b));
   });
 
+  it('writes usual tool calls exactly as the generic sorted-keys path does (fast path = slow path)', () => {
+    const calls = [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a":"\\"x"}' } }, { type: 'function', id: 'c2', function: { arguments: '{}', name: 'g' }, extra: 1 }];
+    const m = { role: 'assistant', content: null, tool_calls: calls } as unknown as ChatMessage;
+    expect(canonicalMessage(m)).toBe('{"role":"assistant","content":null,"tool_calls":' + canonicalJson(calls) + '}');
+  });
+
   it('keeps cache markers on content parts (cache_control survives)', () => {
     const m: ChatMessage = { role: 'user', content: [{ type: 'text', text: 'long context', cache_control: { type: 'ephemeral' } }] };
     const out = JSON.parse(canonicalMessage(m));
