@@ -5,7 +5,7 @@ import { TraceRecord, isoTime, type AttemptRecord } from '../core/telemetry/trac
 
 /** One attempt of a trace record (defaults: a 200 from openai). */
 export function sampleAttempt(over: Partial<AttemptRecord> = {}): AttemptRecord {
-  return { pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 1.25, latency_ms: 812.5, ...over };
+  return { pool_id: 'maas-openai', provider: 'openai', status: 200, error_code: null, queue_time_ms: 1.25, latency_ms: 812.5, input_tokens: 812, cached_input_tokens: 512, output_tokens: 64, cost_usd: 0.00010305, ...over };
 }
 
 /** A record like the gateway writes for a successful streamed request that fell back once; `i` varies it. */
@@ -24,7 +24,7 @@ export function sampleTraceRecord(i = 0): TraceRecord {
   r.model = 'gpt-4o-mini';
   r.prompt_version = 3;
   r.canary = i % 20 === 0;
-  r.attempts = [sampleAttempt({ pool_id: 'maas-azure', provider: 'azure', status: 503, error_code: 'upstream_unavailable', latency_ms: 41 }), sampleAttempt()];
+  r.attempts = [sampleAttempt({ pool_id: 'maas-azure', provider: 'azure', status: 503, error_code: 'upstream_unavailable', latency_ms: 41, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, cost_usd: 0 }), sampleAttempt()];
   r.stop_reason = 'stop';
   r.queue_time_ms = 0.42;
   r.ttft_ms = 231.7;

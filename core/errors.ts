@@ -18,6 +18,7 @@ export const ERRORS = Object.freeze({
   invalid_json: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   invalid_request: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   missing_scenario_id: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
+  unknown_scenario: spec(400, 'invalid_request_error', 'invalid_request_error', 'info'),
   unsupported_content_type: spec(415, 'invalid_request_error', 'invalid_request_error', 'info'),
   body_too_large: spec(413, 'invalid_request_error', 'request_too_large', 'info'),
   missing_api_key: spec(401, 'authentication_error', 'authentication_error', 'info'),

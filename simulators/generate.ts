@@ -146,9 +146,9 @@ function valueForSchema(schema: unknown, rng: Rng, depth: number): Json {
   if (t === undefined && s.properties !== undefined) t = 'object';
   switch (t) {
     case 'integer':
-      return 1 + rng.int(100);
+      return withinBounds(1 + rng.int(100), s, true);
     case 'number':
-      return Math.round(rng.next() * 10000) / 100;
+      return withinBounds(Math.round(rng.next() * 10000) / 100, s, false);
     case 'boolean':
       return rng.next() < 0.5;
     case 'null':
@@ -160,6 +160,17 @@ function valueForSchema(schema: unknown, rng: Rng, depth: number): Json {
     default:
       return words(rng, 1 + rng.int(3));
   }
+}
+
+/** `v` moved into the schema's `minimum`/`maximum` (as a structured-output model would honor them). */
+function withinBounds(v: number, s: Record<string, unknown>, integer: boolean): number {
+  const lo = typeof s.minimum === 'number' ? (integer ? Math.ceil(s.minimum) : s.minimum) : -Infinity;
+  const hi = typeof s.maximum === 'number' ? (integer ? Math.floor(s.maximum) : s.maximum) : Infinity;
+  if (v >= lo && v <= hi) return v;
+  if (lo === -Infinity) return hi - (integer ? 0 : v % 1);
+  if (hi === Infinity) return lo + (v % 100);
+  const span = hi - lo;
+  return integer ? lo + (v % (span + 1)) : lo + ((v % 100) / 100) * span;
 }
 
 /** An object holding the schema's required properties (up to 16), or {"query": "..."} at the top. */

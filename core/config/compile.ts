@@ -4,6 +4,7 @@
 
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
 import { CellAllocator } from '../limits/cells.js';
+import { compileScenarios } from '../scenarios/scenarios.js';
 import type { Config, RouteConfig } from './schema.js';
 import { compileTemplate, type PromptTemplate, type TemplateParts } from '../prompt/templates.js';
 import type {
@@ -154,6 +155,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
           : null,
       }),
       requireScenario: r.require_scenario,
+      retryOnQuality: r.retry_on.includes('quality_failure'),
       tenants: r.tenants === undefined ? null : new Set(r.tenants),
       limits: cells.routeQuota(r.alias, r.quota.requests_per_minute, r.quota.tokens_per_minute),
     });
@@ -192,7 +194,8 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     tenants,
     providers,
     pools,
-    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes }),
+    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes, unknownScenario: config.server.unknown_scenario }),
+    scenarios: compileScenarios(config.scenarios),
     limits: Object.freeze({
       cells: Object.freeze([...cells.cells]),
       store: config.limits.store ?? (redisUrl !== null ? 'redis' : 'shared'),

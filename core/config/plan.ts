@@ -7,6 +7,7 @@ import type { FallbackCondition, Lane, PoolContext } from '../routing/types.js';
 import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
 import type { PromptTemplate } from '../prompt/templates.js';
+import type { Scenario } from '../scenarios/scenarios.js';
 
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
 
@@ -52,6 +53,8 @@ export interface RouteContext {
   readonly cache: { readonly response: { readonly ttlS: number; readonly maxBytes: number; readonly stream: boolean } | null };
   /** 400 missing_scenario_id when a request names none. */
   readonly requireScenario: boolean;
+  /** `retry_on: [quality_failure]`: re-ask when a whole answer fails its scenario's quality checks. */
+  readonly retryOnQuality: boolean;
   /** Tenants that may use this route; null = every tenant. */
   readonly tenants: ReadonlySet<string> | null;
   /** The route's quota as limit cells (requests and tokens per minute). */
@@ -80,6 +83,8 @@ export interface TenantRecord {
 export interface ServerSettings {
   /** Largest request body accepted, bytes (413 above). */
   readonly maxBodyBytes: number;
+  /** What a scenario id the config does not list gets: judged by status alone, or 400 unknown_scenario. */
+  readonly unknownScenario: 'accept' | 'refuse';
 }
 
 export interface Plan {
@@ -94,6 +99,8 @@ export interface Plan {
   readonly pools: ReadonlyMap<string, PoolContext>;
   readonly server: ServerSettings;
   readonly limits: LimitSettings;
+  /** Scenarios by id, with their compiled success criteria. */
+  readonly scenarios: ReadonlyMap<string, Scenario>;
   /** The validated config this plan was compiled from (scenarios, prompts, policies, limits are read from it by their modules' builders). */
   readonly config: Config;
 }

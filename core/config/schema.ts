@@ -182,21 +182,26 @@ export const RouteSchema = z.strictObject({
     })
     .optional(),
   require_scenario: z.boolean().default(false),
+  /** Re-ask (within the route's stop criteria) when a whole answer fails its scenario's quality checks. */
+  retry_on: z.array(z.enum(['quality_failure'])).default([]),
   /** Tenant ids that may use the route; absent = every tenant. */
   tenants: z.array(name).optional(),
 });
 
 // ---- scenarios, prompts, policies, limits (loose for now: known fields typed, others allowed) -------
 
-export const ScenarioSchema = z.looseObject({
+export const ScenarioSchema = z.strictObject({
   id: name,
   owner: name.optional(),
   description: z.string().optional(),
+  /** The success criterion (core/scenarios/scenarios.ts); absent: judged by status alone. */
   success: z
-    .looseObject({
+    .strictObject({
       within_slo: z.boolean().optional(),
       finish_reason: z.array(name).optional(),
       json_schema_valid: z.boolean().optional(),
+      tool_calls_valid: z.boolean().optional(),
+      non_empty: z.boolean().optional(),
       max_cost_usd: nonNegative.optional(),
     })
     .optional(),
@@ -250,6 +255,8 @@ export const LimitsSchema = z.strictObject({
 
 export const ServerSchema = z.strictObject({
   max_body_bytes: positiveInt.default(1048576),
+  /** A scenario id the config does not list: judge it by status alone (`accept`) or refuse it (`refuse`: 400 unknown_scenario). */
+  unknown_scenario: z.enum(['accept', 'refuse']).default('accept'),
 });
 
 // ---- the whole config ------------------------------------------------------------------------------
@@ -264,7 +271,7 @@ export const ConfigSchema = z.strictObject({
   prompts: z.array(PromptSchema).default([]),
   policies: z.array(PolicySchema).default([]),
   limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
-  server: ServerSchema.default({ max_body_bytes: 1048576 }),
+  server: ServerSchema.default({ max_body_bytes: 1048576, unknown_scenario: 'accept' }),
 });
 
 /** A validated config (defaults applied). */

@@ -25,6 +25,7 @@ import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
 import type { Admission, Gateway } from './gateway.js';
 import { jobJson, type BatchJob, type BatchJobOwner } from './batch-jobs.js';
+import { judge, OutputCollector, qualityProblem, type JudgeInput, type Scenario, type Verdict } from '../scenarios/scenarios.js';
 import type { BatchResult } from '../upstream/batch-client.js';
 
 const JSON_TYPE = 'application/json';
@@ -118,6 +119,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private reservedTokens = 0;
   private reservedMicroUsd = 0;
   private limitHeaders: string[] | null = null;
+  /** The request's scenario when the config lists it (its criterion judges the outcome); null: by status alone. */
+  private scenario: Scenario | null = null;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
     this.gw = gw;
@@ -231,6 +234,15 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     trace.owner = req.owner !== '' ? req.owner : md != null && typeof md.owner === 'string' ? md.owner : key.owner;
     if (route.requireScenario && trace.scenario_id === '') {
       return this.fail('missing_scenario_id', `Route '${route.alias}' requires a scenario: send the x-switchyard-scenario header or metadata.scenario_id.`, 'metadata.scenario_id');
+    }
+    if (trace.scenario_id !== '') {
+      const scenario = plan.scenarios.get(trace.scenario_id);
+      if (scenario !== undefined) {
+        this.scenario = scenario;
+        if (scenario.needsOutput) this.info.collect = new OutputCollector();
+      } else if (plan.server.unknownScenario === 'refuse') {
+        return this.fail('unknown_scenario', `Unknown scenario '${trace.scenario_id.slice(0, 200)}': the gateway's config does not list it.`, 'metadata.scenario_id');
+      }
     }
     trace.prompt_version = route.prompt === null ? null : route.prompt.version;
 
@@ -388,6 +400,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     caches.metrics.response(this.named!.index, RESPONSE_HIT);
     this.cacheKey = '';
+    // The scenario's judge reads the answer (finish reason, output): take them from the stored body.
+    if (this.scenario !== null) this.gw.chatTranslator.translateResponse(hit, trace.alias, this.info);
     trace.cache = 'hit';
     trace.status = 200;
     trace.stop_reason = 'success';
@@ -504,8 +518,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       if (result !== null && result.status === 200) {
         job.response = String(this.gw.chatTranslator.translateResponse(Buffer.from(result.body), this.trace.alias, this.info));
         job.status = 'completed';
-        this.recordAttempt(200, null);
-        this.finishAccounting();
+        this.recordAttempt(200, null, true);
         this.trace.status = 200;
       } else {
         const status = result?.status ?? 502;
@@ -635,10 +648,18 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     } catch {
       return this.attemptFailed('5xx', 502, 'upstream_bad_response', `The provider '${provider.name}' returned a malformed response.`);
     }
-    this.recordAttempt(200, null);
     this.gw.health.success(this.member!);
-    this.finishAccounting();
-    if (this.cacheKey !== '' && this.cacheRoute === this.route) this.gw.caches.responses.set(this.route!.index, this.cacheKey, this.trace.tenant, out);
+    // A route may re-ask when the answer fails its scenario's quality checks (retry_on: [quality_failure]).
+    const scenario = this.scenario;
+    if (scenario !== null && this.primary!.retryOnQuality && !this.clientGone) {
+      const verdict = newVerdict();
+      if (qualityProblem(scenario.success, this.judgeInput(), verdict) !== null) {
+        this.recordAttempt(200, 'quality_failure', true);
+        if (this.reask()) return;
+      } else this.recordAttempt(200, null, true);
+    } else this.recordAttempt(200, null, true);
+    // Store a good answer of the route's own pool (not a fallback's, not a quality failure) under the request's key.
+    if (this.cacheKey !== '' && this.cacheRoute === this.route && this.trace.stop_reason === 'success') this.gw.caches.responses.set(this.route!.index, this.cacheKey, this.trace.tenant, out);
     if (this.clientGone) {
       this.fail('client_closed_request', 'Client closed the request.');
       return this.settle();
@@ -654,8 +675,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const info = this.info;
     const trace = this.trace;
     if (this.clientGone) {
-      this.recordAttempt(499, 'client_closed_request');
-      this.finishAccounting();
+      this.recordAttempt(499, 'client_closed_request', true);
       trace.status = 499;
       trace.error_code = 'client_closed_request';
       return this.settle();
@@ -668,15 +688,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const message = info.streamError !== null ? 'The provider reported an error mid-stream.' : 'The provider stream ended before completion.';
       sink.write('data: ' + openAIErrorBody(code, message) + '\n\n');
       sink.end();
-      this.recordAttempt(ERRORS[code].status, code);
-      this.finishAccounting();
+      this.recordAttempt(ERRORS[code].status, code, true);
       trace.status = ERRORS[code].status;
       trace.error_code = code;
       return this.settle();
     }
     sink.end();
-    this.recordAttempt(200, null);
-    this.finishAccounting();
+    this.recordAttempt(200, null, true);
     this.settle();
   }
 
@@ -751,6 +769,26 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.fail('client_closed_request', 'Client closed the request.');
       return this.settle();
     }
+    this.decideAndGo(kind, member, code, message);
+  }
+
+  /**
+   * The answer failed its scenario's quality checks (the attempt is recorded): re-ask when the stop
+   * criteria allow, and say true; false when the answer stands (the caller sends it).
+   */
+  private reask(): boolean {
+    if (this.isRetry) {
+      this.isRetry = false;
+      this.gw.retryBudget.end();
+    }
+    return this.decideAndGo('quality_failure', this.member!, null, '');
+  }
+
+  /**
+   * After a failed attempt: retry, fall back, or stop (then answer with `code`, or when `code` is null
+   * leave the answer to the caller). True when another attempt is under way.
+   */
+  private decideAndGo(kind: FailureKind, member: PoolMember, code: ErrorCode | null, message: string): boolean {
     const step = decideNext(
       kind,
       this.primary!,
@@ -767,8 +805,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     );
     if (step.action === 'stop') {
       this.trace.stop_reason = step.reason;
+      if (code === null) return false;
       this.fail(code, message);
-      return this.settle();
+      this.settle();
+      return false;
     }
     this.fallbackReasons += (this.fallbackReasons === '' ? '' : '>') + kind;
     const fromPool = this.route!.pool.id;
@@ -787,6 +827,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     if (step.delayMs > 0) this.retryTimer = setTimeout(nextAttempt, step.delayMs, this);
     else this.nextAttempt();
+    return true;
   }
 
   /** @internal the next attempt after a retry or fallback decision (from a timer or at once). */
@@ -818,37 +859,68 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.settle();
   }
 
-  private recordAttempt(status: number, errorCode: string | null): void {
+  /**
+   * Record the attempt just ended, priced: tokens from the provider's reported usage, or, for an attempt
+   * the provider served (`served`: an answer or a stream began) without reporting usage, estimated from
+   * characters. An attempt that got no answer consumed nothing. The request's totals are the sums over
+   * its attempts: a failed or re-asked attempt's tokens and cost are attributed, not dropped.
+   */
+  private recordAttempt(status: number, errorCode: string | null, served = false): void {
     this.releaseLoad();
-    this.trace.attempts.push({
+    const info = this.info;
+    const trace = this.trace;
+    let input = 0;
+    let cached = 0;
+    let output = 0;
+    if (info.usageReported) {
+      input = info.inputTokens;
+      cached = info.cachedInputTokens;
+      output = info.outputTokens;
+      this.gw.caches.metrics.prefix(this.named!.index, cached);
+    } else if (served) {
+      input = estimateTokensFromChars(promptChars(this.body!));
+      output = estimateTokensFromChars(info.outputChars);
+      trace.tokens_estimated = true;
+    }
+    const cost = input + output === 0 ? 0 : costUsd(this.member!.price, input, cached, output);
+    trace.attempts.push({
       pool_id: this.route!.pool.id,
       provider: this.member!.provider.name,
       status,
       error_code: errorCode,
       queue_time_ms: this.queueTimeMs,
       latency_ms: round3(performance.now() - this.attemptStart),
+      input_tokens: input,
+      cached_input_tokens: cached,
+      output_tokens: output,
+      cost_usd: cost,
     });
-    this.trace.queue_time_ms += this.queueTimeMs;
-    this.trace.stop_reason = errorCode === null ? 'success' : errorCode;
+    trace.input_tokens += input;
+    trace.cached_input_tokens += cached;
+    trace.output_tokens += output;
+    trace.cost_usd += cost;
+    this.spentUsd += cost;
+    trace.queue_time_ms += this.queueTimeMs;
+    trace.stop_reason = errorCode === null ? 'success' : errorCode;
   }
 
-  /** Tokens and cost from reported usage, or estimated from characters when the provider reported none. */
-  private finishAccounting(): void {
-    const info = this.info;
-    const trace = this.trace;
-    if (info.usageReported) {
-      trace.input_tokens = info.inputTokens;
-      trace.cached_input_tokens = info.cachedInputTokens;
-      trace.output_tokens = info.outputTokens;
-      trace.tokens_estimated = false;
-      this.gw.caches.metrics.prefix(this.named!.index, info.cachedInputTokens);
-    } else {
-      trace.input_tokens = estimateTokensFromChars(promptChars(this.body!));
-      trace.cached_input_tokens = 0;
-      trace.output_tokens = estimateTokensFromChars(info.outputChars);
-      trace.tokens_estimated = true;
-    }
-    trace.cost_usd = costUsd(this.member!.price, trace.input_tokens, trace.cached_input_tokens, trace.output_tokens);
+  /** What the scenario's judge reads, from the trace and the request as they stand. */
+  private judgeInput(): JudgeInput {
+    const t = this.trace;
+    const route = this.primary!;
+    return {
+      status: t.status === 0 ? 200 : t.status,
+      errorCode: t.error_code,
+      stream: t.stream,
+      ttftMs: t.ttft_ms,
+      latencyMs: t.latency_ms,
+      costUsd: t.cost_usd,
+      finishReason: this.info.finishReason,
+      output: this.info.collect,
+      request: this.body,
+      slo: route.slo,
+      routeBudgetUsd: route.budgetMaxCostUsd,
+    };
   }
 
   private routedHeaders(contentType: string, withCost: boolean): string[] {
@@ -929,7 +1001,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (trace.ttft_ms === null && trace.status === 200) trace.ttft_ms = trace.latency_ms;
     if (trace.status === 0) trace.status = this.clientGone ? 499 : 500;
     if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
-    trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
+    if (this.scenario === null || trace.status !== 200 || trace.error_code !== null) {
+      trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
+    } else {
+      const v = judge(this.scenario, this.judgeInput(), newVerdict());
+      trace.outcome = v.outcome;
+      trace.failed_check = v.failedCheck;
+    }
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
     if (this.named !== null && trace.route_lane !== '') this.count();
@@ -946,6 +1024,10 @@ const NO_JOB: BatchJob = Object.freeze({ id: '', tenant: '', model: '', createdA
 const STORE_UNAVAILABLE = -2;
 
 function noop(): void {}
+
+function newVerdict(): Verdict {
+  return { outcome: 'success', failedCheck: null, detail: '' };
+}
 
 function nextAttempt(call: ChatCall): void {
   call.nextAttempt();

@@ -3,6 +3,7 @@
 // wire format, reporting usage as it goes. It does no I/O and keeps no state between requests.
 
 import type { ChatCompletionRequest } from '../schema/openai.js';
+import type { OutputCollector } from '../scenarios/scenarios.js';
 
 /** What a translator learned from a response; one per request, filled as bytes arrive. */
 export class ResponseInfo {
@@ -18,8 +19,15 @@ export class ResponseInfo {
   sawDone = false;
   /** Stream: the provider sent an error event mid-stream. */
   streamError: string | null = null;
+  /**
+   * Set by the pipeline when the request's scenario judges the output (JSON schema, tool calls,
+   * non-empty): translators then take their parsing path and append the first choice's text and tool
+   * calls. Null (the usual case) costs nothing.
+   */
+  collect: OutputCollector | null = null;
 
   reset(): void {
+    if (this.collect !== null) this.collect.reset();
     this.inputTokens = 0;
     this.cachedInputTokens = 0;
     this.outputTokens = 0;

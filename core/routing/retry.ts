@@ -5,7 +5,9 @@
 // Rules (in order):
 //   1. Nothing is retried after the first byte of a stream reached the client (the pipeline never asks).
 //   2. Client errors (4xx other than 429, context length and content policy) stop at once.
-//   3. A failure whose condition the route does not list in `fallback_condition` stops.
+//   3. A failure whose condition the route does not list in `fallback_condition` stops. A quality failure
+//      (a whole answer that failed its scenario's quality checks) is retried only under
+//      `retry_on: [quality_failure]`, and then like any other failure, bounded by the same criteria.
 //   4. Stop criteria: MAX_ATTEMPTS attempts; the route's SLO `latency_ms` as the total deadline (no new
 //      attempt starts when its backoff would end past it); the route's `budget.max_cost_usd` (no new
 //      attempt when what was spent already reaches it).
@@ -17,7 +19,7 @@
 //      each (a fallback is the retry).
 import type { FallbackCondition } from './types.js';
 
-export type FailureKind = 'timeout' | '5xx' | 'rate_limited' | 'connection_error' | 'queue_time_over_slo' | 'context_length' | 'content_policy' | 'client_error';
+export type FailureKind = 'timeout' | '5xx' | 'rate_limited' | 'connection_error' | 'queue_time_over_slo' | 'context_length' | 'content_policy' | 'client_error' | 'quality_failure';
 
 export const MAX_ATTEMPTS = 5;
 export const RETRY_BASE_MS = 50;
@@ -62,6 +64,8 @@ export interface RoutePolicyView {
   readonly fallbackIndices: readonly number[];
   readonly slo: { readonly latencyMs: number };
   readonly budgetMaxCostUsd: number;
+  /** `retry_on: [quality_failure]`: an answer that fails its scenario's quality checks may be re-asked. */
+  readonly retryOnQuality?: boolean;
 }
 
 /** Full-jitter exponential backoff: uniform in [0, min(cap, base·2^n)). `rand` in [0, 1). */
@@ -77,7 +81,8 @@ export function decideNext(kind: FailureKind, primary: RoutePolicyView, s: Attem
   if (kind === 'client_error') return { action: 'stop', reason: 'client_error' };
   const skipSameRoute = kind === 'context_length' || kind === 'content_policy';
   const cond = conditionOf(kind);
-  if (!skipSameRoute && (cond === null || !primary.fallbackCondition.includes(cond))) return { action: 'stop', reason: `${kind}_not_retryable` };
+  const listed = kind === 'quality_failure' ? primary.retryOnQuality === true : cond !== null && primary.fallbackCondition.includes(cond);
+  if (!skipSameRoute && !listed) return { action: 'stop', reason: `${kind}_not_retryable` };
   if (s.attempts >= MAX_ATTEMPTS) return { action: 'stop', reason: 'max_attempts' };
   if (primary.budgetMaxCostUsd > 0 && s.spentUsd >= primary.budgetMaxCostUsd) return { action: 'stop', reason: 'cost_ceiling' };
   const deadline = primary.slo.latencyMs;

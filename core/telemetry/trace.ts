@@ -12,6 +12,11 @@ export interface AttemptRecord {
   error_code: string | null;
   queue_time_ms: number;
   latency_ms: number;
+  /** What this attempt consumed and cost (a failed attempt's tokens are attributed, not dropped). */
+  input_tokens: number;
+  cached_input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
 }
 
 export type Outcome = 'success' | 'quality_failure' | 'slo_miss' | 'budget_miss' | 'error';
@@ -45,6 +50,8 @@ export class TraceRecord {
   policy_violations: string[] = [];
   status = 0;
   outcome: Outcome = 'error';
+  /** The scenario check that failed (`finish_reason`, `json_schema`, `latency_ms`, ...); null on success or error. */
+  failed_check: string | null = null;
   error_code: string | null = null;
   stream = false;
 }
@@ -63,7 +70,8 @@ export function traceToJson(r: TraceRecord): string {
     if (i > 0) attempts += ',';
     attempts +=
       '{"pool_id":' + q(t.pool_id) + ',"provider":' + q(t.provider) + ',"status":' + t.status + ',"error_code":' + q(t.error_code) +
-      ',"queue_time_ms":' + t.queue_time_ms + ',"latency_ms":' + t.latency_ms + '}';
+      ',"queue_time_ms":' + t.queue_time_ms + ',"latency_ms":' + t.latency_ms + ',"input_tokens":' + t.input_tokens +
+      ',"cached_input_tokens":' + t.cached_input_tokens + ',"output_tokens":' + t.output_tokens + ',"cost_usd":' + t.cost_usd + '}';
   }
   attempts += ']';
   return (
@@ -74,7 +82,7 @@ export function traceToJson(r: TraceRecord): string {
     ',"ttft_ms":' + r.ttft_ms + ',"latency_ms":' + r.latency_ms + ',"input_tokens":' + r.input_tokens +
     ',"cached_input_tokens":' + r.cached_input_tokens + ',"output_tokens":' + r.output_tokens + ',"tokens_estimated":' + r.tokens_estimated +
     ',"cost_usd":' + r.cost_usd + ',"cache":' + q(r.cache) + ',"policy_violations":' + q(r.policy_violations) + ',"status":' + r.status +
-    ',"outcome":' + q(r.outcome) + ',"error_code":' + q(r.error_code) + ',"stream":' + r.stream + '}'
+    ',"outcome":' + q(r.outcome) + ',"failed_check":' + q(r.failed_check) + ',"error_code":' + q(r.error_code) + ',"stream":' + r.stream + '}'
   );
 }
 

@@ -91,7 +91,7 @@ class OpenAIChatStream implements StreamTranslator {
       info.sawDone = true;
       return 'data: [DONE]\n\n';
     }
-    const fast = this.compactEvent(payload);
+    const fast = info.collect === null ? this.compactEvent(payload) : null;
     if (fast !== null) return fast;
     let chunk: ChatCompletionChunk & { error?: { message?: string } };
     try {
@@ -118,6 +118,11 @@ class OpenAIChatStream implements StreamTranslator {
           if (typeof d.content === 'string') info.outputChars += d.content.length;
           const tc = d.tool_calls;
           if (tc !== undefined) for (let j = 0; j < tc.length; j++) info.outputChars += tc[j]!.function?.arguments?.length ?? 0;
+          const col = info.collect;
+          if (col !== null && (c.index ?? 0) === 0) {
+            if (typeof d.content === 'string') col.text += d.content;
+            if (Array.isArray(tc)) for (let j = 0; j < tc.length; j++) col.toolCall(tc[j]!.index ?? j, tc[j]!.function?.name, tc[j]!.function?.arguments);
+          }
         }
       }
       if (!this.clientWantsUsage) {
@@ -296,7 +301,7 @@ export class OpenAIChatTranslator implements Translator {
   }
 
   translateResponse(upstream: Buffer, alias: string, info: ResponseInfo): Buffer | string {
-    const fast = translateCompact(upstream, alias, info);
+    const fast = info.collect === null ? translateCompact(upstream, alias, info) : null;
     if (fast !== null) return fast;
     // Anything unusual (pretty-printed, no usage, odd shapes): parse it whole.
     info.reset();
@@ -312,6 +317,12 @@ export class OpenAIChatTranslator implements Translator {
       if (c.finish_reason != null) info.finishReason = c.finish_reason;
       const m = c.message;
       if (m != null && typeof m.content === 'string') info.outputChars += m.content.length;
+      const col = info.collect;
+      if (col !== null && m != null && (c.index ?? i) === 0) {
+        if (typeof m.content === 'string') col.text += m.content;
+        const calls = m.tool_calls;
+        if (Array.isArray(calls)) for (let j = 0; j < calls.length; j++) col.toolCall(j, calls[j]?.function?.name, calls[j]?.function?.arguments);
+      }
     }
     body.model = alias;
     return JSON.stringify(body);

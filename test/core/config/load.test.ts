@@ -167,6 +167,8 @@ describe('parseConfigText: valid configs', () => {
     const r = validateConfig(c);
     if (!r.ok) throw new Error(r.problems.join('\n'));
     expect(r.config.server.max_body_bytes).toBe(1048576);
+    expect(r.config.server.unknown_scenario).toBe('accept');
+    expect(r.config.routes[0]!.retry_on).toEqual([]);
     expect(r.config.keys).toEqual([]);
     expect(r.config.tenants).toEqual([]);
   });
@@ -241,6 +243,12 @@ describe('schema problems carry the field path', () => {
     ['bad cache ttl', (c) => (c.routes[0].cache = { response: { ttl_s: 0 } }), 'routes.0.cache.response.ttl_s: Too small: expected number to be >0'],
     ['bad server', (c) => (c.server.max_body_bytes = 'big'), 'server.max_body_bytes: Invalid input: expected number, received string'],
     ['garbage scenario', (c) => (c.scenarios = [{ owner: 'x' }]), 'scenarios.0.id: required field is missing'],
+    ['misspelled success check', (c) => (c.scenarios = [{ id: 's', success: { within_sla: true } }]), 'scenarios.0.success.within_sla: unknown field (did you mean "within_slo"?)'],
+    ['bad finish_reason list', (c) => (c.scenarios = [{ id: 's', success: { finish_reason: 'stop' } }]), 'scenarios.0.success.finish_reason: Invalid input: expected array, received string'],
+    ['negative cost ceiling', (c) => (c.scenarios = [{ id: 's', success: { max_cost_usd: -1 } }]), 'scenarios.0.success.max_cost_usd: Too small: expected number to be >=0'],
+    ['duplicate scenario', (c) => (c.scenarios = [{ id: 's' }, { id: 's' }]), 'scenarios.1.id: duplicate scenario id'],
+    ['bad unknown_scenario rule', (c) => (c.server.unknown_scenario = 'ignore'), 'server.unknown_scenario: Invalid option: expected one of "accept"|"refuse"'],
+    ['bad retry_on', (c) => (c.routes[0].retry_on = ['timeout']), 'routes.0.retry_on.0: Invalid input: expected "quality_failure"'],
     ['garbage policy', (c) => (c.policies = [{ name: 'p', input: 'email' }]), 'policies.0.input: Invalid input: expected array, received string'],
     ['garbage prompt', (c) => (c.prompts = ['crm']), 'prompts.0: Invalid input: expected object, received string'],
     ['garbage limits', (c) => (c.limits = { failure_mode: 'sometimes' }), 'limits.failure_mode: Invalid option: expected one of "open"|"closed"'],

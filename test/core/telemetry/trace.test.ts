@@ -12,7 +12,7 @@ import {
   traceToJson,
 } from '../../../core/telemetry/trace.js';
 
-/** The contract's field order (CONTRACT.md, trace record), then the two fields the gateway adds. */
+/** The contract's field order (CONTRACT.md, trace record), with the fields the gateway adds (failed_check after outcome; error_code, stream). */
 const CONTRACT_FIELDS = [
   'request_id',
   'ts',
@@ -41,10 +41,11 @@ const CONTRACT_FIELDS = [
   'policy_violations',
   'status',
   'outcome',
+  'failed_check',
   'error_code',
   'stream',
 ];
-const ATTEMPT_FIELDS = ['pool_id', 'provider', 'status', 'error_code', 'queue_time_ms', 'latency_ms'];
+const ATTEMPT_FIELDS = ['pool_id', 'provider', 'status', 'error_code', 'queue_time_ms', 'latency_ms', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'cost_usd'];
 
 
 
