@@ -123,6 +123,44 @@ const SCAN = new MessageScan();
 const DIRECTIVES = new Directives<FaultKind>();
 
 // ---------------------------------------------------------------------------------------------------
+// Prompt caching, as OpenAI reports it: a prompt of 1,024 tokens or more reuses the longest run of leading
+// whole messages seen before (any request to this simulator), counted in steps of 128 tokens from 1,024
+// (usage.prompt_tokens_details.cached_tokens); shorter prompts are never cached. Bounded LRU of prefix
+// hashes.
+
+const PROMPT_CACHE_MIN_TOKENS = 1024;
+const PROMPT_CACHE_STEP = 128;
+const PROMPT_CACHE_KEYS = 50_000;
+
+export class PromptCache {
+  private readonly seen = new Map<number, number>();
+
+  /** Cached tokens for the scanned prompt; then remember its prefixes and the whole prompt. */
+  lookupAndInsert(scan: MessageScan): number {
+    const keys = scan.boundaryHashes;
+    let found = 0;
+    for (let k = keys.length - 1; k >= 0; k--) {
+      const t = this.seen.get(keys[k]!);
+      if (t !== undefined) {
+        found = t;
+        break;
+      }
+    }
+    for (let k = 0; k < keys.length; k++) this.remember(keys[k]!, scan.boundaryTokens[k]!);
+    this.remember(scan.hash, scan.promptTokens);
+    if (scan.promptTokens < PROMPT_CACHE_MIN_TOKENS || found < PROMPT_CACHE_MIN_TOKENS) return 0;
+    const cached = Math.floor(found / PROMPT_CACHE_STEP) * PROMPT_CACHE_STEP;
+    return cached < scan.promptTokens ? cached : scan.promptTokens - PROMPT_CACHE_STEP;
+  }
+
+  private remember(key: number, tokens: number): void {
+    if (this.seen.has(key)) this.seen.delete(key);
+    else if (this.seen.size >= PROMPT_CACHE_KEYS) this.seen.delete(this.seen.keys().next().value!);
+    this.seen.set(key, tokens);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Per-request state
 
 class LogEntry implements MaasRequestLogEntry {
@@ -177,6 +215,8 @@ class ChatCall {
   toolId = '';
   toolNameJson = '';
   promptTokens = 0;
+  /** Prompt tokens served from the simulated prompt cache (OpenAI's rule: see PromptCache). */
+  cachedTokens = 0;
   fault: FaultKind | null = null;
   ttftMs = 0;
   tokensPerS = 0;
@@ -290,6 +330,7 @@ class ChatCall {
     err = scanMessages(messages, server.hashSeed, scan);
     if (err !== null) return err;
     this.promptTokens = scan.promptTokens;
+    this.cachedTokens = server.prefixCache.lookupAndInsert(scan);
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
@@ -387,7 +428,7 @@ class ChatCall {
         ? toolCallMessageJson(this.toolId, this.toolNameJson, pieces.join(''))
         : textMessageJson(pieces.join(''));
     const body = completionJson(
-      this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, 0), SIM_FINGERPRINT,
+      this.id, this.created, this.modelJson, message, this.finish, usageJson(this.promptTokens, n, this.cachedTokens), SIM_FINGERPRINT,
     );
     const res = this.res;
     res.writeStatus('200 OK');
@@ -455,7 +496,7 @@ class ChatCall {
     if (due >= n) {
       out += finishChunk(prefix, this.finish, this.includeUsage);
       if (this.includeUsage) {
-        out += usageChunk(this.id, this.created, this.modelJson, SIM_FINGERPRINT, usageJson(this.promptTokens, n, 0));
+        out += usageChunk(this.id, this.created, this.modelJson, SIM_FINGERPRINT, usageJson(this.promptTokens, n, this.cachedTokens));
       }
       out += DONE_CHUNK;
       this.done = true;
@@ -549,6 +590,7 @@ class MaasServer implements MaasSimulator {
   readonly active = new Set<ChatCall>();
   readonly hashSeed: number;
   readonly retryAfter: string;
+  readonly prefixCache = new PromptCache();
   private readonly faultRng: Rng;
   private readonly faultCdf: Float64Array;
   private readonly app: TemplatedApp;
@@ -628,7 +670,7 @@ class MaasServer implements MaasSimulator {
     stats.promptTokens += prompt;
     stats.completionTokens += completion;
     const log = stats.requestLog;
-    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, 0, fault, aborted));
+    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, answered ? call.cachedTokens : 0, fault, aborted));
     if (log.length > REQUEST_LOG_CAP + REQUEST_LOG_SLACK) log.splice(0, log.length - REQUEST_LOG_CAP);
   }
 

@@ -11,9 +11,14 @@ export { completionAsSse } from './replay.js';
 export class GatewayCaches {
   readonly responses: ResponseCaches;
   readonly metrics: CacheMetrics;
-  constructor(routes: ReadonlyArray<{ readonly alias: string; readonly cache: { readonly response: ResponseCacheSettings | null } }>, lookups: Counter, clock: CacheClock | null = null) {
+  constructor(
+    routes: ReadonlyArray<{ readonly alias: string; readonly cache: { readonly response: ResponseCacheSettings | null } }>,
+    lookups: Counter,
+    clock: CacheClock | null = null,
+    prefixTokens: Counter | null = null,
+  ) {
     this.responses = new ResponseCaches(routes, clock);
-    this.metrics = new CacheMetrics(lookups, routes);
+    this.metrics = new CacheMetrics(lookups, routes, prefixTokens);
   }
 }
 

@@ -876,7 +876,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       input = info.inputTokens;
       cached = info.cachedInputTokens;
       output = info.outputTokens;
-      this.gw.caches.metrics.prefix(this.named!.index, cached);
+      this.gw.caches.metrics.prefix(this.named!.index, cached, input);
     } else if (served) {
       input = estimateTokensFromChars(promptChars(this.body!));
       output = estimateTokensFromChars(info.outputChars);

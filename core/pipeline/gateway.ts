@@ -90,7 +90,7 @@ export class Gateway {
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
     this.cacheClock = opts.cacheClock ?? null;
-    this.caches = new GatewayCaches(opts.plan.routes, this.metrics.cacheLookups, this.cacheClock);
+    this.caches = new GatewayCaches(opts.plan.routes, this.metrics.cacheLookups, this.cacheClock, this.metrics.prefixCacheTokens);
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -108,7 +108,7 @@ export class Gateway {
     this.buildProviderHeaders(plan);
     this.keyCache = new Map();
     this.admissions = new WeakMap();
-    this.caches = new GatewayCaches(plan.routes, this.metrics.cacheLookups, this.cacheClock);
+    this.caches = new GatewayCaches(plan.routes, this.metrics.cacheLookups, this.cacheClock, this.metrics.prefixCacheTokens);
     this.plan = plan;
     this.loadReports.watch(plan.pools.values());
   }

@@ -166,4 +166,6 @@ export class GatewayMetrics {
   readonly ttft = this.registry.histogram('switchyard_ttft_seconds', 'Time to first token by alias and lane.', ['alias', 'lane']);
   /** Response-cache and provider prefix-cache lookups (core/cache/metrics.ts fills it, labels pre-built per route). */
   readonly cacheLookups = this.registry.counter('switchyard_cache_lookups_total', 'Cache lookups by alias, kind (response, prefix) and result (hit, miss, bypass).', ['alias', 'kind', 'result']);
+  /** Prompt tokens the provider served from its prefix cache (hit) or computed (miss), by alias: the token-weighted prefix-cache hit rate. */
+  readonly prefixCacheTokens = this.registry.counter('switchyard_prefix_cache_tokens_total', 'Prompt tokens by alias: served from the provider prefix cache (hit) or not (miss), as the provider reported them.', ['alias', 'result']);
 }

@@ -203,14 +203,33 @@ describe('prompt assembly and response cache (openai SDK → uws → gateway →
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(429);
     });
 
+    it('records the prefix-cache hits the provider reports: trace, cost at the cached price, metrics', async () => {
+      const long = 'Account history: renewed 2021, expanded 2022, support escalations in Q3 2023. '.repeat(60); // > 1,024 tokens with the template
+      const { response: r1 } = await demo.chat.completions.create({ model: 'crm.b', messages: [{ role: 'user', content: long + ' First question?' }] }).withResponse();
+      const { data, response: r2 } = await demo.chat.completions.create({ model: 'crm.b', messages: [{ role: 'user', content: long + ' First question?' }, { role: 'assistant', content: 'Answer.' }, { role: 'user', content: 'Second?' }] }).withResponse();
+      const cached = data.usage!.prompt_tokens_details!.cached_tokens!;
+      expect(cached).toBeGreaterThanOrEqual(1024);
+      const t1 = await traceOf(r1.headers.get('x-request-id'));
+      const t2 = await traceOf(r2.headers.get('x-request-id'));
+      expect(t1.cached_input_tokens).toBe(0);
+      expect(t2.cached_input_tokens).toBe(cached);
+      // Cached input tokens are priced at the model's cached rate (half, in this config).
+      const full = (t2.input_tokens * 0.15 + t2.output_tokens * 0.6) / 1e6;
+      expect(t2.cost_usd).toBeCloseTo(full - (cached * 0.075) / 1e6, 12);
+      expect(s.gateway.metrics.cacheLookups.get(['crm.b', 'prefix', 'hit'])).toBeGreaterThanOrEqual(1);
+      expect(s.gateway.metrics.prefixCacheTokens.get(['crm.b', 'hit'])).toBeGreaterThanOrEqual(cached);
+    });
+
     it('exports cache lookups by alias, kind and result', async () => {
       const r = await request(s.url + '/metrics');
       const text = await r.body.text();
       expect(text).toMatch(/switchyard_cache_lookups_total\{alias="cached.chat",kind="response",result="hit"\} [1-9]/);
       expect(text).toMatch(/switchyard_cache_lookups_total\{alias="cached.chat",kind="response",result="miss"\} [1-9]/);
       expect(text).toMatch(/switchyard_cache_lookups_total\{alias="cached.chat",kind="response",result="bypass"\} [1-9]/);
-      // The MaaS simulator reports no cached tokens: every provider answer is a prefix miss.
+      // Short prompts are never cached by the (OpenAI-like) simulator: prefix misses; the long conversation above hit.
       expect(text).toMatch(/switchyard_cache_lookups_total\{alias="crm.a",kind="prefix",result="miss"\} [1-9]/);
+      expect(text).toMatch(/switchyard_cache_lookups_total\{alias="crm.b",kind="prefix",result="hit"\} [1-9]/);
+      expect(text).toMatch(/switchyard_prefix_cache_tokens_total\{alias="crm.b",result="hit"\} [1-9]/);
     });
   });
 });

@@ -134,6 +134,9 @@ describe('self-hosted pool routing', () => {
     expect(cached.every((c) => c > 0)).toBe(true);
     // The provider-reported cached tokens feed the prefix-cache series of the alias.
     expect(gateway.metrics.cacheLookups.get(['gpu.chat', 'prefix', 'hit'])).toBeGreaterThanOrEqual(5);
+    const hitTokens = gateway.metrics.prefixCacheTokens.get(['gpu.chat', 'hit']);
+    expect(hitTokens).toBe(cached.reduce((a, b) => a + b, 0));
+    expect(gateway.metrics.prefixCacheTokens.get(['gpu.chat', 'miss'])).toBeGreaterThan(0);
   });
 
   it('sends less traffic to a replica loaded by someone else (its load report shows a queue)', async () => {
