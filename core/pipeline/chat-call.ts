@@ -263,7 +263,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
     // 6. Token budget of the route.
     const budget = route.tokenBudget;
-    const promptTokens = estimatePromptTokens(body);
+    // The prompt template's parts go upstream too (an upper bound, computed once per template version).
+    const templateTokens = this.route!.template === null ? 0 : this.route!.template.estTokens;
+    const promptTokens = estimatePromptTokens(body) + templateTokens;
     const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
     if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
       return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
@@ -273,10 +275,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const texts = promptTexts(body);
       const counted = this.gw.tokens.count(texts.texts, texts.chars);
       if (typeof counted === 'number') {
-        if (!this.withinInputBudget(counted + texts.overhead)) return;
+        if (!this.withinInputBudget(counted + texts.overhead + templateTokens)) return;
       } else {
         return this.later(counted, (n) => {
-          if (this.withinInputBudget(n + texts.overhead)) this.reserve(promptTokens, asked);
+          if (this.withinInputBudget(n + texts.overhead + templateTokens)) this.reserve(promptTokens, asked);
         });
       }
     }

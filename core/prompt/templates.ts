@@ -34,6 +34,8 @@ export interface PromptTemplate {
   readonly chars: number;
   /** Prefix-hash state after the template's tools and messages (prefix.ts). */
   readonly hashState: number;
+  /** Upper bound of the template's prompt tokens (UTF-8 bytes ÷ 3 + 4 per message), for admission. */
+  readonly estTokens: number;
 }
 
 /** Compile one template version. Throws an Error naming the problem (the loader reports it against the config path). */
@@ -60,11 +62,13 @@ export function compileTemplate(name: string, version: number, parts: TemplatePa
   let messagesJson = '';
   let h = fnvFeed(FNV_OFFSET, toolsJson);
   let chars = toolsJson.length;
+  let bytes = Buffer.byteLength(toolsJson);
   for (let i = 0; i < messages.length; i++) {
     const text = canonicalMessage(messages[i]!);
     messagesJson += (i > 0 ? ',' : '') + text;
     h = fnvBoundary(fnvFeed(h, text));
     chars += messages[i]!.content!.length;
+    bytes += Buffer.byteLength(messages[i]!.content as string);
   }
   return Object.freeze({
     name,
@@ -76,6 +80,7 @@ export function compileTemplate(name: string, version: number, parts: TemplatePa
     toolNames: names,
     chars,
     hashState: h,
+    estTokens: Math.ceil(bytes / 3) + 4 * messages.length,
   });
 }
 

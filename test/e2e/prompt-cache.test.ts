@@ -7,14 +7,15 @@ import { request } from 'undici';
 import { DEMO_KEY, OTHER_KEY, eventually, routeYaml, startStack, testConfigYaml, type Stack } from '../helpers/stack.js';
 
 const TEMPLATE_ROUTE = '\n    prompt: { template: crm-summary, version: 2 }';
-function templated(alias: string): string {
-  return routeYaml(alias, 'maas-sim').replace('\n    prompt: null', TEMPLATE_ROUTE);
+function templated(alias: string, tokenBudget?: string): string {
+  return routeYaml(alias, 'maas-sim', { tokenBudget }).replace('\n    prompt: null', TEMPLATE_ROUTE);
 }
 
 const YAML =
   testConfigYaml() +
   templated('crm.a') +
   templated('crm.b') +
+  templated('crm.tight', '{ max_input_tokens: 150, max_output_tokens: 512 }') +
   routeYaml('cached.chat', 'maas-sim', { extra: '\n    cache: { response: { ttl_s: 60 } }' }) +
   routeYaml('cached.stream', 'maas-sim', { extra: '\n    cache: { response: { ttl_s: 60, stream: true } }' }) +
   routeYaml('cached.rpm', 'maas-sim', { quota: '{ requests_per_minute: 3, tokens_per_minute: 200000 }', extra: '\n    cache: { response: { ttl_s: 60 } }' }) +
@@ -102,6 +103,14 @@ describe('prompt assembly and response cache (openai SDK → uws → gateway →
     expect((e.error as { code: string; param: string }).code).toBe('invalid_request');
     expect((e.error as { param: string }).param).toBe('tools');
     expect(e.message).toContain('crm-summary@2');
+  });
+
+  it("counts the template's parts against the route's max_input_tokens", async () => {
+    const err = await demo.chat.completions.create({ model: 'crm.tight', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e as InstanceType<typeof OpenAI.APIError>);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const e = err as InstanceType<typeof OpenAI.APIError>;
+    expect(e.status).toBe(400);
+    expect(e.message).toMatch(/The prompt has \d+ tokens; route 'crm.tight' accepts at most 150/);
   });
 
   it('serializes JSON keys, tools and parameters in a fixed order whatever the client sent', async () => {
