@@ -7,6 +7,7 @@ import { ResponseCaches, type CacheClock, type ResponseCacheSettings } from './r
 export { CacheMetrics, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS } from './metrics.js';
 export { ResponseCaches, responseCacheKey, type CacheClock } from './response-cache.js';
 export { completionAsSse } from './replay.js';
+export { StreamCapture } from './capture.js';
 
 export class GatewayCaches {
   readonly responses: ResponseCaches;

@@ -6,7 +6,8 @@
 //   parameters in a fixed order) with `stream` left out, so a streamed and a plain request for the same
 //   content meet. The tenant is in the key and in the entry (checked on a hit): a request of one tenant
 //   can never be answered with another tenant's entry.
-// - Value: the client body of a successful non-streamed answer (the alias already in `model`). A hit
+// - Value: the client body of a successful answer (the alias already in `model`; a streamed answer on a
+//   route that replays streams is folded into one completion: capture.ts). A hit
 //   returns those bytes unchanged — the same completion `id` too: it is the same completion, served
 //   again; `x-request-id` and `x-switchyard-cache: hit` tell the requests apart.
 // - Bounds: least recently used entries leave first when the route's `max_bytes` is reached; an entry

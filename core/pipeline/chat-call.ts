@@ -11,7 +11,7 @@ import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
 import { PromptAssembly, assemblePrompt } from '../prompt/assemble.js';
-import { NO_CACHE, NO_STORE, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS, cacheDirectives, completionAsSse, responseCacheKey } from '../cache/index.js';
+import { NO_CACHE, NO_STORE, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS, StreamCapture, cacheDirectives, completionAsSse, responseCacheKey } from '../cache/index.js';
 import { STREAM_SUFFIX } from '../providers/openai/chat.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
 import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
@@ -111,6 +111,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private cacheChecked = false;
   private cacheKey = '';
   private cacheRoute: RouteContext | null = null;
+  /** A streamed miss on a route that replays streams: the answer, folded for the cache. */
+  private capture: StreamCapture | null = null;
   /** Set when the route's pool is a batch pool: the job the client polls. */
   job: BatchJob = NO_JOB;
   private admission: Admission | null = null;
@@ -389,10 +391,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     let canonical = this.gw.chatTranslator.buildBody(body, '', this.prompt.messagesJson, this.prompt.toolsJson);
     if (body.stream === true) canonical = canonical.slice(0, canonical.length - STREAM_SUFFIX.length - 1) + '}';
     const key = responseCacheKey(trace.tenant, route.index, trace.alias, canonical);
-    if (body.stream !== true) {
-      this.cacheKey = key;
-      this.cacheRoute = route;
-    }
+    this.cacheKey = key;
+    this.cacheRoute = route;
     const hit = (directives & NO_CACHE) !== 0 ? null : caches.responses.get(route.index, key, trace.tenant);
     const sse = hit !== null && body.stream === true ? completionAsSse(hit, body.stream_options?.include_usage === true) : null;
     if (hit === null || (body.stream === true && sse === null)) {
@@ -402,6 +402,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     caches.metrics.response(this.named!.index, RESPONSE_HIT);
     this.cacheKey = '';
+    this.cacheRoute = null;
     // The scenario's judge reads the answer (finish reason, output): take them from the stored body.
     if (this.scenario !== null) this.gw.chatTranslator.translateResponse(hit, trace.alias, this.info);
     trace.cache = 'hit';
@@ -594,6 +595,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.clearTimer();
     this.mode = MODE_STREAM;
     this.decoder = this.gw.chatTranslator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
+    this.capture = this.cacheKey !== '' && this.cacheRoute === this.route ? new StreamCapture() : null;
     this.responded = true;
     this.trace.status = 200;
     this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
@@ -604,6 +606,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (mode === MODE_STREAM) {
       const out = this.decoder!.push(chunk);
       if (out.length === 0) return;
+      if (this.capture !== null) this.capture.push(out);
       if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
       // Backpressure: stop reading the provider until the client's socket drains (onWritable).
       if (!this.sink.write(out) && !this.sink.closed) {
@@ -684,6 +687,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     const tail = failure === null ? this.decoder!.finish() : '';
     if (tail.length > 0) sink.write(tail);
+    if (this.capture !== null && tail.length > 0) this.capture.push(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
       const code: ErrorCode = failure !== null && classifyUpstreamError(failure, this.deadlineHit, false) === 'timeout' ? 'upstream_timeout' : 'upstream_stream_interrupted';
@@ -697,6 +701,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     }
     sink.end();
     this.recordAttempt(200, null, true);
+    const folded = this.capture !== null ? this.capture.finish() : null;
+    if (folded !== null) this.gw.caches.responses.set(this.cacheRoute!.index, this.cacheKey, trace.tenant, folded);
     this.settle();
   }
 

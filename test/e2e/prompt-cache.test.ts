@@ -203,6 +203,24 @@ describe('prompt assembly and response cache (openai SDK → uws → gateway →
       expect(s.sim.stats.requests).toBe(calls);
     });
 
+    it('stores a streamed answer on a route that replays streams: the next request, streamed or not, hits', async () => {
+      const first = await demo.chat.completions.create({ model: 'cached.stream', messages: [{ role: 'user', content: 'stream first' }], stream: true, stream_options: { include_usage: true } }).withResponse();
+      expect(first.response.headers.get('x-switchyard-cache')).toBe('miss');
+      let text = '';
+      for await (const chunk of first.data) text += chunk.choices[0]?.delta?.content ?? '';
+      const calls = s.sim.stats.requests;
+      const { data, response } = await demo.chat.completions.create({ model: 'cached.stream', messages: [{ role: 'user', content: 'stream first' }] }).withResponse();
+      expect(response.headers.get('x-switchyard-cache')).toBe('hit');
+      expect(data.choices[0]!.message.content).toBe(text);
+      expect(data.usage!.completion_tokens).toBeGreaterThan(0);
+      const again = await demo.chat.completions.create({ model: 'cached.stream', messages: [{ role: 'user', content: 'stream first' }], stream: true }).withResponse();
+      expect(again.response.headers.get('x-switchyard-cache')).toBe('hit');
+      let text2 = '';
+      for await (const chunk of again.data) text2 += chunk.choices[0]?.delta?.content ?? '';
+      expect(text2).toBe(text);
+      expect(s.sim.stats.requests).toBe(calls);
+    });
+
     it('counts a hit against the request rate limit', async () => {
       await ask(demo, 'rpm', 'cached.rpm');
       await ask(demo, 'rpm', 'cached.rpm');
