@@ -27,12 +27,12 @@ prompts:
       - { version: 2, file: fixtures/prompts/crm-summary.v2.yaml }
 `;
 
-describe('prompt assembly and response cache (openai SDK → uws → gateway → simulator)', () => {
+describe.each(['uws', 'node'] as const)('prompt assembly and response cache (openai SDK → %s ingress → gateway → simulator)', (transport) => {
   let s: Stack;
   let demo: OpenAI;
   let other: OpenAI;
   beforeAll(async () => {
-    s = await startStack('uws', YAML);
+    s = await startStack(transport, YAML);
     demo = new OpenAI({ apiKey: DEMO_KEY, baseURL: s.url + '/v1', maxRetries: 0 });
     other = new OpenAI({ apiKey: OTHER_KEY, baseURL: s.url + '/v1', maxRetries: 0 });
   });
