@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileTemplate, readTemplateFile } from '../../../core/prompt/templates.js';
-import { parseConfigText } from '../../../core/config/load.js';
+import { loadConfigFile, loadConfigFileSync, parseConfigText } from '../../../core/config/load.js';
 import { compilePlan } from '../../../core/config/compile.js';
 import { testConfigYaml } from '../../helpers/stack.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -64,6 +64,17 @@ describe('prompts in config', () => {
     expect(route.template!.label).toBe('crm-summary@2');
     expect(route.template!.toolNames.has('lookup_account')).toBe(true);
     expect(route.template!.messagesJson.startsWith('{"role":"system","content":"You summarize CRM notes')).toBe(true);
+  });
+
+  it('a config file finds its template files relative to its own directory (sync and async loaders)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-config-'));
+    mkdirSync(join(dir, 'prompts'));
+    writeFileSync(join(dir, 'prompts', 'crm.yaml'), 'system: From the file.\n');
+    writeFileSync(join(dir, 'gateway.yaml'), withPrompts(`  - name: crm-summary\n    versions: [{ version: 2, file: prompts/crm.yaml }]`));
+    for (const r of [loadConfigFileSync(join(dir, 'gateway.yaml')), await loadConfigFile(join(dir, 'gateway.yaml'))]) {
+      if (!r.ok) throw new Error(r.problems.join('\n'));
+      expect(r.config.prompts[0]!.versions![0]!.system).toBe('From the file.');
+    }
   });
 
   it('accepts inline template parts', () => {
