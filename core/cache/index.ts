@@ -7,7 +7,9 @@ import { ResponseCaches, type CacheClock, type ResponseCacheSettings } from './r
 export { CacheMetrics, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS } from './metrics.js';
 export { ResponseCaches, responseCacheKey, type CacheClock } from './response-cache.js';
 export { completionAsSse } from './replay.js';
+export { NO_CACHE, NO_STORE, cacheDirectives } from './directives.js';
 export { StreamCapture } from './capture.js';
+export { ResponseLookup, lookupResponse } from './lookup.js';
 
 export class GatewayCaches {
   readonly responses: ResponseCaches;
@@ -22,12 +24,3 @@ export class GatewayCaches {
     this.metrics = new CacheMetrics(lookups, routes, prefixTokens);
   }
 }
-
-/** Cache-Control request directives the gateway honours: `no-cache` (do not answer from the cache) and `no-store` (nor store the answer). */
-export function cacheDirectives(cacheControl: string): number {
-  if (cacheControl === '') return 0;
-  const v = cacheControl.toLowerCase();
-  return (v.includes('no-cache') ? NO_CACHE : 0) | (v.includes('no-store') ? NO_STORE | NO_CACHE : 0);
-}
-export const NO_CACHE = 1;
-export const NO_STORE = 2;

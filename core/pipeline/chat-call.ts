@@ -11,8 +11,7 @@ import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
 import { PromptAssembly, assemblePrompt } from '../prompt/assemble.js';
-import { NO_CACHE, NO_STORE, RESPONSE_BYPASS, RESPONSE_HIT, RESPONSE_MISS, StreamCapture, cacheDirectives, completionAsSse, responseCacheKey } from '../cache/index.js';
-import { STREAM_SUFFIX } from '../providers/openai/chat.js';
+import { ResponseLookup, StreamCapture, lookupResponse } from '../cache/index.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
 import { ResponseInfo, type StreamTranslator } from '../providers/translator.js';
 import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
@@ -98,7 +97,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** The conditions that led to each further attempt, for `x-switchyard-fallback`. */
   private fallbackReasons = '';
   private avoid: PoolMember | null = null;
-  /** Hash of the request's stable prefix (self-hosted pools); -1 until computed. */
+  /** The prefix hash replica choice uses (self-hosted pools: the prompt's conversation hash, 0 without affinity). */
   private prefixHash = -1;
   /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
   private attemptLoad: ReplicaLoad | null = null;
@@ -379,42 +378,26 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private fromCache(): boolean {
     this.cacheChecked = true;
     const route = this.route!;
-    const caches = this.gw.caches;
-    if (!caches.responses.enabled(route.index)) return false;
-    const body = this.body!;
+    if (route.cache.response === null) return false;
     const trace = this.trace;
-    const directives = cacheDirectives(this.req.cacheControl);
-    if ((body.stream === true && !route.cache.response!.stream) || (directives & NO_STORE) !== 0) {
-      caches.metrics.response(this.named!.index, RESPONSE_BYPASS);
-      return false;
-    }
-    let canonical = this.gw.chatTranslator.buildBody(body, '', this.prompt.messagesJson, this.prompt.toolsJson);
-    if (body.stream === true) canonical = canonical.slice(0, canonical.length - STREAM_SUFFIX.length - 1) + '}';
-    const key = responseCacheKey(trace.tenant, route.index, trace.alias, canonical);
-    this.cacheKey = key;
+    const l = new ResponseLookup();
+    const p = this.prompt;
+    const hit = lookupResponse(this.gw.caches, route, this.named!.index, trace.tenant, trace.alias, this.body!, this.gw.chatTranslator, p.messagesJson, p.toolsJson, this.req.cacheControl, l);
+    trace.cache = l.result;
+    this.cacheKey = l.key;
     this.cacheRoute = route;
-    const hit = (directives & NO_CACHE) !== 0 ? null : caches.responses.get(route.index, key, trace.tenant);
-    const sse = hit !== null && body.stream === true ? completionAsSse(hit, body.stream_options?.include_usage === true) : null;
-    if (hit === null || (body.stream === true && sse === null)) {
-      trace.cache = (directives & NO_CACHE) !== 0 ? 'bypass' : 'miss';
-      caches.metrics.response(this.named!.index, (directives & NO_CACHE) !== 0 ? RESPONSE_BYPASS : RESPONSE_MISS);
-      return false;
-    }
-    caches.metrics.response(this.named!.index, RESPONSE_HIT);
-    this.cacheKey = '';
-    this.cacheRoute = null;
+    if (!hit) return false;
     // The scenario's judge reads the answer (finish reason, output): take them from the stored body.
-    if (this.scenario !== null) this.gw.chatTranslator.translateResponse(hit, trace.alias, this.info);
-    trace.cache = 'hit';
+    if (this.scenario !== null) this.gw.chatTranslator.translateResponse(l.body!, trace.alias, this.info);
     trace.status = 200;
     trace.stop_reason = 'success';
     this.dispatched = true;
     this.responded = true;
-    if (sse !== null) {
+    if (l.sse !== null) {
       this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
-      this.sink.write(sse);
+      this.sink.write(l.sse);
       this.sink.end();
-    } else this.sink.send(200, this.routedHeaders(JSON_TYPE, true), hit);
+    } else this.sink.send(200, this.routedHeaders(JSON_TYPE, true), l.body!);
     this.settle();
     return true;
   }
