@@ -31,9 +31,11 @@ export class PromptAssembly {
 }
 
 // Client tool lists repeat from request to request: their canonical text, by the list's JSON text.
-// Bounded; cleared when full (a per-thread memo, not a cache with a policy).
+// Bounded by entries and characters; cleared when full (a per-thread memo, not a cache with a policy).
 const TOOLS_MEMO = new Map<string, string>();
 const TOOLS_MEMO_MAX = 512;
+const TOOLS_MEMO_MAX_CHARS = 8 << 20;
+let toolsMemoChars = 0;
 
 /** Canonical tool items (no brackets) of a client's tool list. */
 function clientToolItems(tools: NonNullable<ChatCompletionRequest['tools']>): string {
@@ -41,8 +43,14 @@ function clientToolItems(tools: NonNullable<ChatCompletionRequest['tools']>): st
   let s = TOOLS_MEMO.get(key);
   if (s === undefined) {
     s = canonicalToolItems(tools);
-    if (TOOLS_MEMO.size >= TOOLS_MEMO_MAX) TOOLS_MEMO.clear();
-    TOOLS_MEMO.set(key, s);
+    if (TOOLS_MEMO.size >= TOOLS_MEMO_MAX || toolsMemoChars + 2 * key.length > TOOLS_MEMO_MAX_CHARS) {
+      TOOLS_MEMO.clear();
+      toolsMemoChars = 0;
+    }
+    if (2 * key.length <= TOOLS_MEMO_MAX_CHARS) {
+      TOOLS_MEMO.set(key, s);
+      toolsMemoChars += key.length + s.length;
+    }
   }
   return s;
 }
