@@ -249,6 +249,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
     // 5. Lane, canary arm, pool member.
     trace.route_lane = classifyLane(route.lane, body);
+    // Tools offered by the route's prompt template make the request agentic too (lane `auto`).
+    if (route.lane === 'auto' && route.template !== null && route.template.toolNames.size > 0) trace.route_lane = 'agentic';
     if (route.canaryTargetIndex >= 0 && canaryArm(trace.request_id, route.canaryShare)) {
       trace.canary = true;
       this.route = plan.routes[route.canaryTargetIndex]!;

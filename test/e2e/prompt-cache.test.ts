@@ -16,6 +16,7 @@ const YAML =
   templated('crm.a') +
   templated('crm.b') +
   templated('crm.tight', '{ max_input_tokens: 150, max_output_tokens: 512 }') +
+  templated('crm.auto').replace('lane: direct_small', 'lane: auto') +
   routeYaml('cached.chat', 'maas-sim', { extra: '\n    cache: { response: { ttl_s: 60 } }' }) +
   routeYaml('cached.stream', 'maas-sim', { extra: '\n    cache: { response: { ttl_s: 60, stream: true } }' }) +
   routeYaml('cached.rpm', 'maas-sim', { quota: '{ requests_per_minute: 3, tokens_per_minute: 200000 }', extra: '\n    cache: { response: { ttl_s: 60 } }' }) +
@@ -103,6 +104,11 @@ describe.each(['uws', 'node'] as const)('prompt assembly and response cache (ope
     expect((e.error as { code: string; param: string }).code).toBe('invalid_request');
     expect((e.error as { param: string }).param).toBe('tools');
     expect(e.message).toContain('crm-summary@2');
+  });
+
+  it('classifies a request on an auto-lane route whose template offers tools as agentic', async () => {
+    const { response } = await demo.chat.completions.create({ model: 'crm.auto', messages: [{ role: 'user', content: 'short note' }] }).withResponse();
+    expect(response.headers.get('x-switchyard-lane')).toBe('agentic');
   });
 
   it("counts the template's parts against the route's max_input_tokens", async () => {
