@@ -227,6 +227,13 @@ describe.each(['uws', 'node'] as const)('prompt assembly and response cache (ope
       expect(s.sim.stats.requests).toBe(calls);
     });
 
+    it('starts empty after a config reload (a new Plan builds new caches)', async () => {
+      await ask(demo, 'before reload');
+      expect((await ask(demo, 'before reload')).response.headers.get('x-switchyard-cache')).toBe('hit');
+      s.gateway.setPlan(s.gateway.currentPlan);
+      expect((await ask(demo, 'before reload')).response.headers.get('x-switchyard-cache')).toBe('miss');
+    });
+
     it('counts a hit against the request rate limit', async () => {
       await ask(demo, 'rpm', 'cached.rpm');
       await ask(demo, 'rpm', 'cached.rpm');
