@@ -2,6 +2,7 @@
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
 //   prefix prefix affinity on vs off on a multi-turn agentic trace, GPU pool simulator (bench/macro/prefix-affinity.ts)
+//   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
 // Options after the suite name that micro does not know are handed to macro (e.g. `--duration 5`).
@@ -11,10 +12,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
 import { PREFIX_USAGE, formatPrefixTable, parsePrefixArgs, runPrefixBench } from './macro/prefix-affinity.js';
+import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|prefix] [--json] [macro or prefix options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|prefix] [--json] [macro or prefix options]
 ${MACRO_USAGE}
 ${PREFIX_USAGE}
 `;
@@ -94,6 +96,8 @@ export async function runBench(argv: string[]): Promise<number> {
       else process.stdout.write(formatPrefixTable(rows) + '\n');
       return rows.some((r) => r.errors > 0) ? 1 : 0;
     }
+    case 'observability':
+      return runObservability(rest);
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

@@ -14,6 +14,8 @@ import {
   limitFailureReporter,
   loadConfigWithKeys,
   reloadProblem,
+  withOtlpExport,
+  samplerFromEnv,
   type Config,
   type Plan,
   type LimitStore,
@@ -130,8 +132,8 @@ export async function runServe(argv: string[]): Promise<number> {
   }
 
   if (opts.threads === 1) {
-    const traces: TraceSink = new JsonlTraceSink(tracePath);
-    const gateway = new Gateway({ plan, traces, limits });
+    const traces: TraceSink = withOtlpExport(new JsonlTraceSink(tracePath));
+    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv() });
     let stopListening: () => void;
     let address: string;
     try {

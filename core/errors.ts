@@ -23,6 +23,7 @@ export const ERRORS = Object.freeze({
   body_too_large: spec(413, 'invalid_request_error', 'request_too_large', 'info'),
   missing_api_key: spec(401, 'authentication_error', 'authentication_error', 'info'),
   invalid_api_key: spec(401, 'authentication_error', 'authentication_error', 'info'),
+  admin_key_required: spec(403, 'permission_error', 'permission_error', 'info'),
   alias_not_found: spec(404, 'invalid_request_error', 'not_found_error', 'info'),
   not_found: spec(404, 'invalid_request_error', 'not_found_error', 'info'),
   method_not_allowed: spec(405, 'invalid_request_error', 'invalid_request_error', 'info'),

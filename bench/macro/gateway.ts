@@ -115,17 +115,17 @@ export const TARGETS_ISSUE_2 = {
   maxExtraP99Us: 250,
 } as const;
 
-const BENCH_KEY = 'sk-switchyard-bench';
-const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
-const PROVIDER_KEY = 'sk-bench-upstream';
-const GATEWAY_ALIAS = 'bench.fast';
+export const BENCH_KEY = 'sk-switchyard-bench';
+export const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
+export const PROVIDER_KEY = 'sk-bench-upstream';
+export const GATEWAY_ALIAS = 'bench.fast';
 const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
 const READY_TIMEOUT_MS = 20_000;
 /** Upstream keep-alive connections, the same for the reference proxy and the gateway's provider. */
 const UPSTREAM_CONNECTIONS = 128;
 
-function requestBody(model: string): string {
+export function requestBody(model: string): string {
   return JSON.stringify({
     model,
     messages: [{ role: 'user', content: 'Say hello in five words.' }],
@@ -146,7 +146,7 @@ function progress(msg: string): void {
 /** dist/ root: this file is dist/bench/macro/gateway.js. */
 const DIST = fileURLToPath(new URL('../../', import.meta.url));
 
-class Child {
+export class Child {
   readonly name: string;
   readonly proc: ChildProcess;
   /** Last lines of stderr+stdout, for a failure report. */
@@ -342,7 +342,7 @@ interface Target {
 }
 
 /** CPU time (utime + stime) of a process so far, ms, from /proc (Linux); null where unavailable. */
-function processCpuMs(pid: number | null): number | null {
+export function processCpuMs(pid: number | null): number | null {
   if (pid === null) return null;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -712,7 +712,7 @@ export const MACRO_USAGE = `switchyard bench macro [--json] [--duration S] [--sl
   (or no verdict is possible), 1 when not.
 `;
 
-async function startSimulator(children: Child[], verbose: boolean): Promise<string> {
+export async function startSimulator(children: Child[], verbose: boolean): Promise<string> {
   const cli = join(DIST, 'cli', 'main.js');
   const lib = join(DIST, 'simulators', 'maas.js');
   let args: string[];

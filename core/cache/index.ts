@@ -1,6 +1,6 @@
 // The gateway's caches for one Plan: the per-route response caches and the cache metrics' label sets.
 // Rebuilt when the Plan changes (a reload starts the response caches empty).
-import type { Counter } from '../telemetry/metrics.js';
+import type { GatewayMetrics, MetricRoute } from '../telemetry/metrics.js';
 import { CacheMetrics } from './metrics.js';
 import { ResponseCaches, type CacheClock, type ResponseCacheSettings } from './response-cache.js';
 
@@ -15,12 +15,11 @@ export class GatewayCaches {
   readonly responses: ResponseCaches;
   readonly metrics: CacheMetrics;
   constructor(
-    routes: ReadonlyArray<{ readonly alias: string; readonly cache: { readonly response: ResponseCacheSettings | null } }>,
-    lookups: Counter,
+    routes: ReadonlyArray<MetricRoute & { readonly cache: { readonly response: ResponseCacheSettings | null } }>,
+    metrics: GatewayMetrics,
     clock: CacheClock | null = null,
-    prefixTokens: Counter | null = null,
   ) {
     this.responses = new ResponseCaches(routes, clock);
-    this.metrics = new CacheMetrics(lookups, routes, prefixTokens);
+    this.metrics = new CacheMetrics(metrics, routes);
   }
 }

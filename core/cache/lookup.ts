@@ -12,6 +12,7 @@ import { completionAsSse } from './replay.js';
 import { responseCacheKey, type ResponseCacheSettings } from './response-cache.js';
 import { NO_CACHE, NO_STORE, cacheDirectives } from './directives.js';
 import type { GatewayCaches } from './index.js';
+import type { MetricRoute } from '../telemetry/metrics.js';
 
 /** What a lookup decided; one per request that reaches a route with a response cache. */
 export class ResponseLookup {
@@ -32,7 +33,7 @@ export interface LookupRoute {
 export function lookupResponse(
   caches: GatewayCaches,
   route: LookupRoute,
-  namedIndex: number,
+  named: MetricRoute,
   tenant: string,
   alias: string,
   req: ChatCompletionRequest,
@@ -47,7 +48,7 @@ export function lookupResponse(
   const stream = req.stream === true;
   const directives = cacheDirectives(cacheControl);
   if ((stream && !settings.stream) || (directives & NO_STORE) !== 0) {
-    caches.metrics.response(namedIndex, RESPONSE_BYPASS);
+    caches.metrics.response(named, RESPONSE_BYPASS);
     out.result = 'bypass';
     return false;
   }
@@ -55,18 +56,18 @@ export function lookupResponse(
   if (stream) canonical = canonical.slice(0, canonical.length - STREAM_SUFFIX.length - 1) + '}';
   out.key = responseCacheKey(tenant, route.index, alias, canonical);
   if ((directives & NO_CACHE) !== 0) {
-    caches.metrics.response(namedIndex, RESPONSE_BYPASS);
+    caches.metrics.response(named, RESPONSE_BYPASS);
     out.result = 'bypass';
     return false;
   }
   const body = caches.responses.get(route.index, out.key, tenant);
   const sse = body !== null && stream ? completionAsSse(body, req.stream_options?.include_usage === true) : null;
   if (body === null || (stream && sse === null)) {
-    caches.metrics.response(namedIndex, RESPONSE_MISS);
+    caches.metrics.response(named, RESPONSE_MISS);
     out.result = 'miss';
     return false;
   }
-  caches.metrics.response(namedIndex, RESPONSE_HIT);
+  caches.metrics.response(named, RESPONSE_HIT);
   out.result = 'hit';
   out.key = '';
   out.body = body;

@@ -194,7 +194,11 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     tenants,
     providers,
     pools,
-    server: Object.freeze({ maxBodyBytes: config.server.max_body_bytes, unknownScenario: config.server.unknown_scenario }),
+    server: Object.freeze({
+      maxBodyBytes: config.server.max_body_bytes,
+      unknownScenario: config.server.unknown_scenario,
+      adminKeys: new Map(config.server.admin_keys.map((k) => [k.key_sha256.toLowerCase(), k.id])),
+    }),
     scenarios: compileScenarios(config.scenarios),
     limits: Object.freeze({
       cells: Object.freeze([...cells.cells]),

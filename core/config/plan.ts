@@ -85,6 +85,8 @@ export interface ServerSettings {
   readonly maxBodyBytes: number;
   /** What a scenario id the config does not list gets: judged by status alone, or 400 unknown_scenario. */
   readonly unknownScenario: 'accept' | 'refuse';
+  /** Hex SHA-256 of an admin key → its id (`/dashboard`). */
+  readonly adminKeys: ReadonlyMap<string, string>;
 }
 
 export interface Plan {

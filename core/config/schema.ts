@@ -257,6 +257,10 @@ export const ServerSchema = z.strictObject({
   max_body_bytes: positiveInt.default(1048576),
   /** A scenario id the config does not list: judge it by status alone (`accept`) or refuse it (`refuse`: 400 unknown_scenario). */
   unknown_scenario: z.enum(['accept', 'refuse']).default('accept'),
+  /** Keys for the operator's endpoints (`/dashboard` and its data): hex SHA-256 of each, like tenant keys. */
+  admin_keys: z
+    .array(z.strictObject({ id: name, key_sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (SHA-256 of the key)') }))
+    .default([]),
 });
 
 // ---- the whole config ------------------------------------------------------------------------------
@@ -271,7 +275,7 @@ export const ConfigSchema = z.strictObject({
   prompts: z.array(PromptSchema).default([]),
   policies: z.array(PolicySchema).default([]),
   limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
-  server: ServerSchema.default({ max_body_bytes: 1048576, unknown_scenario: 'accept' }),
+  server: ServerSchema.default({ max_body_bytes: 1048576, unknown_scenario: 'accept', admin_keys: [] }),
 });
 
 /** A validated config (defaults applied). */

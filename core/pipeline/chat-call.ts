@@ -19,7 +19,8 @@ import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
-import { TraceRecord, isoTime } from '../telemetry/trace.js';
+import { SpanContext, TraceRecord, isoTime } from '../telemetry/trace.js';
+import { formatTraceparent, isSampled, newSpanId, newTraceId, parseTraceparent } from '../telemetry/traceparent.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
 import type { Admission, Gateway } from './gateway.js';
@@ -122,6 +123,12 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private limitHeaders: string[] | null = null;
   /** The request's scenario when the config lists it (its criterion judges the outcome); null: by status alone. */
   private scenario: Scenario | null = null;
+  /** The route whose pool the current attempt is on (pool in-flight gauge), null between attempts. */
+  private attemptRoute: RouteContext | null = null;
+  /** `traceparent` sent upstream ('' when neither the client sent one nor spans are exported). */
+  private traceparent = '';
+  /** The request's trace context (null unless spans are exported or the client sent `traceparent`). */
+  private span: SpanContext | null = null;
 
   constructor(gw: Gateway, req: IngressRequest, sink: Sink) {
     this.gw = gw;
@@ -188,6 +195,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const req = this.req;
     const trace = this.trace;
     const plan = this.plan;
+    if (req.traceparent !== '' || this.gw.spans) this.traceContext(req.traceparent);
     if (this.gw.isDraining) return this.fail('shutting_down', 'The gateway is shutting down; retry on another instance.');
 
     // 1. Authenticate.
@@ -288,6 +296,28 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.reserve(promptTokens, asked);
   }
 
+  /**
+   * W3C trace context: continue the client's trace (its trace id; its span is our parent) or start one.
+   * With spans exported, this request is a new span and the provider gets it as the parent; without,
+   * the client's `traceparent` is passed upstream unchanged (a span that is never exported would break
+   * the trace).
+   */
+  private traceContext(header: string): void {
+    const ctx = header === '' ? null : parseTraceparent(header);
+    if (this.gw.spans) {
+      const span = new SpanContext();
+      span.traceId = ctx !== null ? ctx.traceId : newTraceId();
+      span.spanId = newSpanId();
+      span.parentSpanId = ctx !== null ? ctx.parentId : '';
+      span.startUnixMs = performance.timeOrigin + this.t0;
+      span.sampled = isSampled(this.gw.sampler, span.traceId, ctx !== null ? ctx.flags : '');
+      this.span = span;
+      this.traceparent = formatTraceparent(span.traceId, span.spanId, span.sampled ? '01' : '00');
+    } else if (ctx !== null) {
+      this.traceparent = header;
+    }
+  }
+
   private withinInputBudget(tokens: number): boolean {
     const route = this.named!;
     if (tokens <= route.tokenBudget.maxInputTokens) return true;
@@ -384,7 +414,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const trace = this.trace;
     const l = new ResponseLookup();
     const p = this.prompt;
-    const hit = lookupResponse(this.gw.caches, route, this.named!.index, trace.tenant, trace.alias, this.body!, this.gw.chatTranslator, p.messagesJson, p.toolsJson, this.req.cacheControl, l);
+    const hit = lookupResponse(this.gw.caches, route, this.named!, trace.tenant, trace.alias, this.body!, this.gw.chatTranslator, p.messagesJson, p.toolsJson, this.req.cacheControl, l);
     trace.cache = l.result;
     this.cacheKey = l.key;
     this.cacheRoute = route;
@@ -453,7 +483,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.gw.deadlines.add(this, this.attemptStart + provider.timeoutMs);
     this.dispatched = true;
     this.upstreamStarted = true;
-    this.gw.upstream.dispatch(provider, translator.path, this.gw.headersFor(provider), upstreamBody, this);
+    this.attemptRoute = route;
+    this.gw.metrics.poolAttempt(route, 1);
+    const headers = this.traceparent === '' ? this.gw.headersFor(provider) : this.gw.headersWithTrace(provider, this.traceparent);
+    this.gw.upstream.dispatch(provider, translator.path, headers, upstreamBody, this);
   }
 
   /**
@@ -487,6 +520,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.dispatched = true;
     this.upstreamStarted = true;
     this.responded = true;
+    this.attemptRoute = this.route;
+    this.gw.metrics.poolAttempt(this.route!, 1);
     this.gw.batches.enqueue(this.member!, this);
     const h = this.routedHeaders(JSON_TYPE, false);
     h.push('location', '/v1/batch_jobs/' + this.job.id);
@@ -859,6 +894,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
    * its attempts: a failed or re-asked attempt's tokens and cost are attributed, not dropped.
    */
   private recordAttempt(status: number, errorCode: string | null, served = false): void {
+    if (this.attemptRoute !== null) this.gw.metrics.queued(this.attemptRoute, this.queueTimeMs);
     this.releaseLoad();
     const info = this.info;
     const trace = this.trace;
@@ -869,7 +905,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       input = info.inputTokens;
       cached = info.cachedInputTokens;
       output = info.outputTokens;
-      this.gw.caches.metrics.prefix(this.named!.index, cached, input);
+      this.gw.caches.metrics.prefix(this.named!, cached, input);
     } else if (served) {
       input = estimateTokensFromChars(promptChars(this.body!));
       output = estimateTokensFromChars(info.outputChars);
@@ -960,10 +996,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private count(): void {
     const m = this.gw.metrics;
     const t = this.trace;
-    const alias = this.named!.alias;
-    m.requests.inc([alias, t.route_lane, t.pool_id, t.outcome]);
-    m.duration.observe([alias, t.route_lane], t.latency_ms / 1000);
-    if (t.ttft_ms !== null) m.ttft.observe([alias, t.route_lane], t.ttft_ms / 1000);
+    m.requestDone(this.named!, this.route!, t.route_lane, t.outcome, t.latency_ms, t.ttft_ms, t.cost_usd);
     if (t.status === 200) {
       const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || this.member.price === null ? 'price' : '';
       if (missing === '') m.attributionComplete.inc(NO_LABELS);
@@ -972,6 +1005,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   }
 
   private releaseLoad(): void {
+    if (this.attemptRoute !== null) {
+      this.gw.metrics.poolAttempt(this.attemptRoute, -1);
+      this.attemptRoute = null;
+    }
     if (this.attemptLoad !== null) {
       this.attemptLoad.inflight--;
       this.attemptLoad = null;
@@ -1004,7 +1041,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (trace.stop_reason === '') trace.stop_reason = trace.error_code ?? 'success';
     this.settleLimits();
     if (this.named !== null && trace.route_lane !== '') this.count();
-    this.gw.traces.write(trace);
+    this.gw.traces.write(trace, this.span);
     this.gw.leave();
   }
 }

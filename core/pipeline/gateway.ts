@@ -22,6 +22,10 @@ import type { Limit } from '../limits/cells.js';
 import { TokenCounter } from '../accounting/tokens.js';
 import type { TraceSink } from '../telemetry/trace.js';
 import { GatewayMetrics, renderPrometheus, type MetricsSnapshot } from '../telemetry/metrics.js';
+import { OtlpTraceSink } from '../telemetry/otlp.js';
+import { ALWAYS_ON, type Sampler } from '../telemetry/traceparent.js';
+import { DASHBOARD_HTML, dashboardData } from '../telemetry/dashboard.js';
+import { adminKeyOf } from './admin.js';
 import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink } from './sink.js';
 import { ChatCall } from './chat-call.js';
@@ -32,6 +36,8 @@ const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
 const METRICS_HEADERS: readonly string[] = Object.freeze(['content-type', 'text/plain; version=0.0.4; charset=utf-8']);
 const KEY_CACHE_MAX = 10_000;
+const HTML_HEADERS: readonly string[] = Object.freeze(['content-type', 'text/html; charset=utf-8', 'cache-control', 'no-store', 'content-security-policy', "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self'"]);
+const DATA_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE, 'cache-control', 'no-store']);
 
 export interface GatewayOptions {
   plan: Plan;
@@ -45,6 +51,12 @@ export interface GatewayOptions {
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
   /** With several gateway threads: every thread's metrics snapshot, this one's included. */
   metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
+  /** Count requests in the metrics (default true; false only to measure what counting costs). */
+  metrics?: boolean;
+  /** Make W3C trace ids and spans for every request (default: when `traces` exports spans over OTLP). */
+  spans?: boolean;
+  /** Which spans are exported (default: parent-based, always on; `samplerFromEnv` reads OTEL_TRACES_SAMPLER). */
+  sampler?: Sampler;
   /** Clock of the response caches' TTLs (tests); default performance.now. */
   cacheClock?: CacheClock | null;
 }
@@ -65,6 +77,9 @@ export class Gateway {
   private readonly metricsRelay: (() => Promise<MetricsSnapshot[]>) | null;
   /** The platform metrics this thread counts (merged across threads at scrape time). */
   readonly metrics = new GatewayMetrics();
+  /** Spans are exported: every request gets a span id (and a trace id, the client's or a new one). */
+  readonly spans: boolean;
+  readonly sampler: Sampler;
   private readonly translator: Translator = new OpenAIChatTranslator();
   /** Response caches and cache metrics of the current Plan (core/cache). */
   caches: GatewayCaches;
@@ -89,8 +104,13 @@ export class Gateway {
     this.tokens = opts.tokens ?? new TokenCounter();
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
+    this.spans = opts.spans ?? opts.traces instanceof OtlpTraceSink;
+    this.sampler = opts.sampler ?? ALWAYS_ON;
+    this.metrics.enabled = opts.metrics ?? true;
+    this.metrics.bind(opts.plan.routes);
+    this.metrics.watch(() => this.inflight);
     this.cacheClock = opts.cacheClock ?? null;
-    this.caches = new GatewayCaches(opts.plan.routes, this.metrics.cacheLookups, this.cacheClock, this.metrics.prefixCacheTokens);
+    this.caches = new GatewayCaches(opts.plan.routes, this.metrics, this.cacheClock);
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -100,6 +120,7 @@ export class Gateway {
   async close(): Promise<void> {
     this.loadReports.close();
     this.batches.close();
+    this.metrics.close();
     await this.tokens.close();
   }
 
@@ -108,7 +129,8 @@ export class Gateway {
     this.buildProviderHeaders(plan);
     this.keyCache = new Map();
     this.admissions = new WeakMap();
-    this.caches = new GatewayCaches(plan.routes, this.metrics.cacheLookups, this.cacheClock, this.metrics.prefixCacheTokens);
+    this.metrics.bind(plan.routes);
+    this.caches = new GatewayCaches(plan.routes, this.metrics, this.cacheClock);
     this.plan = plan;
     this.loadReports.watch(plan.pools.values());
   }
@@ -158,7 +180,7 @@ export class Gateway {
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      if (path === '/v1/models' || path === '/healthz' || path === '/readyz' || path === '/metrics') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
+      if (path === '/v1/models' || path === '/healthz' || path === '/readyz' || path === '/metrics' || path === '/dashboard' || path === '/dashboard/data') return sendError(sink, 'method_not_allowed', `Use GET for ${path}.`);
       return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
     }
     if (path === '/healthz') return sink.send(200, JSON_HEADERS, '{"status":"ok"}');
@@ -168,6 +190,8 @@ export class Gateway {
     }
     if (path === '/v1/models') return this.models(req, sink);
     if (path === '/metrics') return this.scrape(sink);
+    if (path === '/dashboard' || path === '/dashboard/') return this.dashboard(req, sink, false);
+    if (path === '/dashboard/data') return this.dashboard(req, sink, true);
     if (path.startsWith('/v1/batch_jobs/')) return this.batchJob(req, sink, path.slice(15));
     return sendError(sink, 'not_found', `Unknown endpoint: ${req.method} ${safePath(path)}.`);
   }
@@ -191,6 +215,23 @@ export class Gateway {
     this.metricsRelay().then(
       (snaps) => sink.send(200, METRICS_HEADERS, renderPrometheus(snaps)),
       () => sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()])),
+    );
+  }
+
+  /** GET /dashboard (the page) and /dashboard/data (its numbers, every thread's): admin keys only. */
+  private dashboard(req: IngressRequest, sink: Sink, data: boolean): void {
+    const admin = adminKeyOf(this.plan, req.authorization, req.apiKey);
+    if (admin === null) {
+      // Basic auth lets a browser ask for the key (any user name, the admin key as the password).
+      const code: ErrorCode = req.authorization === '' && req.apiKey === '' ? 'missing_api_key' : 'invalid_api_key';
+      return sink.send(401, ['content-type', JSON_TYPE, 'www-authenticate', 'Basic realm="switchyard admin", charset="UTF-8"'], openAIErrorBody(code, 'The dashboard needs an admin key: `Authorization: Bearer KEY`, or Basic auth with the key as the password.'));
+    }
+    if (admin === '') return sendError(sink, 'admin_key_required', 'This key is not an admin key.');
+    if (!data) return sink.send(200, HTML_HEADERS, DASHBOARD_HTML);
+    if (this.metricsRelay === null) return sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData([this.metrics.registry.snapshot()])));
+    this.metricsRelay().then(
+      (snaps) => sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData(snaps))),
+      () => sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData([this.metrics.registry.snapshot()]))),
     );
   }
 
@@ -239,6 +280,14 @@ export class Gateway {
   }
   /** @internal */ headersFor(provider: ProviderContext): Record<string, string> {
     return this.providerHeaders.get(provider.name)!;
+  }
+  /** @internal The provider's headers plus the request's `traceparent` (one object per traced request). */
+  headersWithTrace(provider: ProviderContext, traceparent: string): Record<string, string> {
+    const base = this.providerHeaders.get(provider.name)!;
+    const h: Record<string, string> = {};
+    for (const k in base) h[k] = base[k]!;
+    h.traceparent = traceparent;
+    return h;
   }
   /** @internal */ admissionFor(plan: Plan, key: KeyRecord, route: RouteContext): Admission {
     let perRoute = this.admissions.get(key);

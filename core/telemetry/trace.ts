@@ -100,8 +100,25 @@ export function isoTime(ms: number): string {
   return isoPrefix + (frac < 10 ? '00' : frac < 100 ? '0' : '') + Math.floor(frac) + 'Z';
 }
 
+/**
+ * The W3C trace context of a request's span, for span export (otlp.ts); not part of the trace record.
+ * Made only when spans are exported or the client sent a `traceparent`.
+ */
+export class SpanContext {
+  /** The client's trace id, or a new one. */
+  traceId = '';
+  /** This request's span ('' when spans are not exported). */
+  spanId = '';
+  /** The client's span ('' when it sent none). */
+  parentSpanId = '';
+  /** Epoch ms (fractional) when the request arrived. */
+  startUnixMs = 0;
+  /** The sampler's decision: export this span (and say so upstream in the trace flags). */
+  sampled = true;
+}
+
 export interface TraceSink {
-  write(record: TraceRecord): void;
+  write(record: TraceRecord, span?: SpanContext | null): void;
   /** Write out what is buffered. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -110,8 +127,11 @@ export interface TraceSink {
 /** Keeps records in memory (tests, and the source for metrics until a registry exists). */
 export class MemoryTraceSink implements TraceSink {
   readonly records: TraceRecord[] = [];
-  write(record: TraceRecord): void {
+  /** Each record's span context (null when it had none), same positions as `records`. */
+  readonly spans: Array<SpanContext | null> = [];
+  write(record: TraceRecord, span?: SpanContext | null): void {
     this.records.push(record);
+    this.spans.push(span ?? null);
   }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent } from 'undici';
 import { createHash } from 'node:crypto';
-import { DEMO_KEY, batchConfigYaml, testConfigYaml } from '../helpers/stack.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ADMIN_KEY, DEMO_KEY, batchConfigYaml, testConfigYaml } from '../helpers/stack.js';
 
 const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
 const children: ChildProcess[] = [];
@@ -86,7 +88,19 @@ describe('switchyard serve', () => {
 
   it('--threads 2 serves from two threads on one port and drains both on SIGTERM', async () => {
     const { dir, config } = workdir();
-    const s = serve(['--config', config, '--port', '0', '--threads', '2'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p' });
+    // A local OTLP receiver: each thread exports its own spans.
+    const spans: Array<{ attributes: Array<{ key: string; value: { stringValue?: string } }> }> = [];
+    const rx = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        for (const rs of JSON.parse(Buffer.concat(chunks).toString('utf8')).resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+        res.writeHead(200).end('{}');
+      });
+    });
+    await new Promise<void>((r) => rx.listen(0, '127.0.0.1', r));
+    const otlp = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
+    const s = serve(['--config', config, '--port', '0', '--threads', '2'], { SWITCHYARD_DATA_DIR: dir, SWITCHYARD_TEST_PROVIDER_KEY: 'sk-p', OTEL_EXPORTER_OTLP_ENDPOINT: otlp });
     const url = await s.listening;
     // Many short-lived connections: the kernel spreads them over both threads' listen sockets.
     const ids: string[] = [];
@@ -104,7 +118,14 @@ describe('switchyard serve', () => {
     for (let i = 0; i < 3; i++) {
       const agent = new Agent({ pipelining: 0 });
       const m = await request(url + '/metrics', { dispatcher: agent });
-      expect(await m.body.text()).toContain('switchyard_requests_total{alias="demo.chat",lane="direct_small",pool="maas-sim",outcome="success"} 60\n');
+      const text = await m.body.text();
+      expect(text).toContain('switchyard_requests_total{alias="demo.chat",lane="direct_small",pool="maas-sim",outcome="success"} 60\n');
+      // HDR histograms of both threads, merged.
+      expect(text).toContain('switchyard_request_duration_seconds_count{alias="demo.chat",lane="direct_small"} 60\n');
+      expect(text).toContain('switchyard_request_duration_seconds_bucket{alias="demo.chat",lane="direct_small",le="+Inf"} 60\n');
+      const d = await request(url + '/dashboard/data', { dispatcher: agent, headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+      const data = (await d.body.json()) as { aliases: Array<{ alias: string; requests: number; latency_p99_ms: number }> };
+      expect(data.aliases.find((a) => a.alias === 'demo.chat')).toMatchObject({ requests: 60 });
       await agent.close();
     }
     s.child.kill('SIGTERM');
@@ -112,6 +133,10 @@ describe('switchyard serve', () => {
     expect(existsSync(join(dir, 'traces.jsonl'))).toBe(true);
     const lines = readFileSync(join(dir, 'traces.jsonl'), 'utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).request_id).sort()).toEqual([...ids].sort());
+    // Every request's span reached the collector before the threads ended.
+    const spanIds = spans.map((sp) => sp.attributes.find((a) => a.key === 'switchyard.request_id')!.value.stringValue);
+    expect(spanIds.sort()).toEqual([...ids].sort());
+    await new Promise((r) => rx.close(r));
   });
 });
 

@@ -44,7 +44,8 @@ describe('ERRORS registry', () => {
       if (status === 404) expect(anthropicType, code).toBe('not_found_error');
       if (status === 413) expect(anthropicType, code).toBe('request_too_large');
       if (status >= 500 || status === 499) expect(type, code).toBe('api_error');
-      if (status >= 400 && status < 500 && status !== 429 && status !== 401 && status !== 499) expect(type, code).toBe('invalid_request_error');
+      if (status === 403) expect([type, anthropicType], code).toEqual(['permission_error', 'permission_error']);
+      if (status >= 400 && status < 500 && status !== 429 && status !== 401 && status !== 403 && status !== 499) expect(type, code).toBe('invalid_request_error');
       if (status === 500) expect(level, code).toBe('error');
     }
   });

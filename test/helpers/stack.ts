@@ -1,6 +1,6 @@
 // A gateway + simulator stack on loopback for tests: the config is YAML text (as users write it),
 // its `simulator:` providers are started the way `switchyard serve` starts them.
-import { parseConfigText, compilePlan, createLimitStore, Gateway, MemoryTraceSink, type Config, type LimitStore, type Plan } from '../../core/index.js';
+import { parseConfigText, compilePlan, createLimitStore, Gateway, MemoryTraceSink, type Config, type LimitStore, type Plan, type TraceSink } from '../../core/index.js';
 import { startUwsServer } from '../../transports/uws/server.js';
 import { startNodeHttpServer } from '../../transports/node-http/server.js';
 import { startConfiguredSimulators } from '../../cli/serve.js';
@@ -9,6 +9,8 @@ import type { MaasSimulator } from '../../simulators/index.js';
 export const DEMO_KEY = 'sk-switchyard-demo';
 export const DEMO_KEY_SHA256 = '37cbfc183c342e976476530bb738059047143238dbbee2003f91b27a3d546483';
 export const OTHER_KEY = 'sk-other-tenant';
+/** The admin key of the test config (`server.admin_keys`): /dashboard. */
+export const ADMIN_KEY = 'sk-switchyard-test-admin';
 
 export type TransportName = 'uws' | 'node';
 
@@ -76,7 +78,7 @@ export interface TestConfigOptions {
 
 export function testConfigYaml(opts: TestConfigOptions = {}): string {
   return `
-server: { max_body_bytes: ${opts.maxBodyBytes ?? 65536} }
+server: { max_body_bytes: ${opts.maxBodyBytes ?? 65536}, admin_keys: [{ id: admin, key_sha256: ${sha256Hex(ADMIN_KEY)} }] }
 tenants:
   - { id: demo, name: Demo${opts.tenantLimits ? `, limits: ${opts.tenantLimits}` : ''} }
   - { id: other, name: Other }
@@ -107,7 +109,12 @@ export function sha256Hex(s: string): string {
 
 export const PROVIDER_KEY = 'sk-provider-secret-for-tests';
 
-export async function startStack(transport: TransportName, yaml = testConfigYaml()): Promise<Stack> {
+export interface StackOptions {
+  /** Wrap the in-memory trace sink (e.g. in an OTLP exporter); closed with the stack. */
+  wrapTraces?: (memory: MemoryTraceSink) => TraceSink;
+}
+
+export async function startStack(transport: TransportName, yaml = testConfigYaml(), opts: StackOptions = {}): Promise<Stack> {
   const parsed = parseConfigText(yaml, 'test');
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
   const config = parsed.config;
@@ -115,7 +122,8 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
   const traces = new MemoryTraceSink();
   const plan = compilePlan(config, { providerBaseUrls: urls, env: { SWITCHYARD_TEST_PROVIDER_KEY: PROVIDER_KEY } });
   const limits = createLimitStore(plan.limits);
-  const gateway = new Gateway({ plan, traces, limits });
+  const sink = opts.wrapTraces?.(traces) ?? traces;
+  const gateway = new Gateway({ plan, traces: sink, limits });
   let url: string;
   let stop: () => Promise<void> | void;
   if (transport === 'uws') {
@@ -140,6 +148,7 @@ export async function startStack(transport: TransportName, yaml = testConfigYaml
       await gateway.upstream.destroy();
       await limits?.close();
       await gateway.close();
+      if (sink !== traces) await sink.close();
       await Promise.all(sims.map((s) => s.close()));
     },
   };

@@ -76,6 +76,13 @@ export interface NodeHttpServer {
 export function startNodeHttpServer(gateway: Gateway, opts: { host?: string; port?: number } = {}): Promise<NodeHttpServer> {
   const host = opts.host ?? '127.0.0.1';
   const server = createServer({ keepAliveTimeout: 10_000 }, (req, res) => handleRequest(gateway, req, res));
+  // Open client connections, for the metrics (one listener per connection, not per request).
+  let connections = 0;
+  server.on('connection', (socket) => {
+    connections++;
+    socket.once('close', () => connections--);
+  });
+  gateway.metrics.watchConnections(() => connections);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, host, () => {

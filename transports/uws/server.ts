@@ -3,7 +3,7 @@
 // "uWebSockets.js rules"): onAborted registered before anything async; req used only synchronously;
 // onData chunks copied; every write outside the handler's synchronous start is corked; after an abort
 // nothing touches `res`; backpressure via onWritable; a catch-all route.
-import { Gateway, IngressRequest, statusLine, type Sink, type SinkListener } from '../../core/index.js';
+import { Gateway, IngressRequest, establishedConnections, statusLine, type Sink, type SinkListener } from '../../core/index.js';
 import { uWS, uwsIsNative, type HttpRequest, type HttpResponse, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 // The cork callbacks read their arguments from this slot: cork runs its callback synchronously, so one
@@ -152,6 +152,7 @@ export function startUwsServer(gateway: Gateway, opts: UwsServerOptions = {}): P
         return;
       }
       const actual = uWS.us_socket_local_port(ls as unknown as Parameters<typeof uWS.us_socket_local_port>[0]);
+      gateway.metrics.watchConnections(() => establishedConnections(actual));
       let open = true;
       resolve({
         app,

@@ -2,7 +2,7 @@
 // the shared port. On `stop` it closes its listen socket, drains, flushes its traces and ends by itself
 // (never process.exit with uWS handles open: ARCHITECTURE, uWS rule 9).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
+import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, samplerFromEnv, withOtlpExport, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
 import { startUwsServer } from './server.js';
 
 interface WorkerConfig {
@@ -25,7 +25,8 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'error', error: `invalid config: ${loaded.problems.join('; ')}` });
     return;
   }
-  const traces = new JsonlTraceSink(wd.tracePath);
+  // Each thread exports its own spans (OTEL_EXPORTER_OTLP_ENDPOINT) in batches.
+  const traces = withOtlpExport(new JsonlTraceSink(wd.tracePath));
   const plan = compilePlan(loaded.config, { providerBaseUrls: new Map(wd.providerBaseUrls) });
   const limits = createLimitStore(plan.limits, {
     sharedBuffer: wd.sharedBuffer,
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
         if (pendingScrapes.delete(n)) resolve([gateway.metrics.registry.snapshot()]);
       }, 2000).unref();
     });
-  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay });
+  const gateway: Gateway = new Gateway({ plan, traces, limits, jobRelay, metricsRelay, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv() });
   let server;
   try {
     server = await startUwsServer(gateway, { host: wd.host, port: wd.port });

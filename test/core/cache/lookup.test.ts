@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayCaches, ResponseLookup, lookupResponse } from '../../../core/cache/index.js';
 import { OpenAIChatTranslator } from '../../../core/providers/openai/chat.js';
-import { MetricsRegistry } from '../../../core/telemetry/metrics.js';
+import { GatewayMetrics } from '../../../core/telemetry/metrics.js';
 import type { ChatCompletionRequest } from '../../../core/schema/openai.js';
 
 const tr = new OpenAIChatTranslator();
@@ -9,28 +9,29 @@ const MESSAGES = '[{"role":"user","content":"hi"}]';
 const STORED = JSON.stringify({ id: 'c1', object: 'chat.completion', created: 1, model: 'a', choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }] });
 
 function setup(stream = false) {
-  const registry = new MetricsRegistry();
-  const lookups = registry.counter('switchyard_cache_lookups_total', 'x', ['alias', 'kind', 'result']);
+  const metrics = new GatewayMetrics();
+  const pool = { id: 'p' };
   const routes = [
-    { alias: 'plain', cache: { response: null } },
-    { alias: 'cached', index: 1, cache: { response: { ttlS: 60, maxBytes: 1 << 20, stream } } },
+    { alias: 'plain', index: 0, pool, cache: { response: null } },
+    { alias: 'cached', index: 1, pool, cache: { response: { ttlS: 60, maxBytes: 1 << 20, stream } } },
   ];
-  const caches = new GatewayCaches(routes, lookups);
-  const route = { index: 1, cache: routes[1]!.cache };
+  metrics.bind(routes);
+  const caches = new GatewayCaches(routes, metrics);
+  const route = routes[1]!;
   const look = (req: Partial<ChatCompletionRequest>, tenant = 'acme', cacheControl = '') => {
     const out = new ResponseLookup();
-    const hit = lookupResponse(caches, route, 1, tenant, 'cached', { model: 'cached', messages: [{ role: 'user', content: 'hi' }], ...req }, tr, MESSAGES, null, cacheControl, out);
+    const hit = lookupResponse(caches, route, route, tenant, 'cached', { model: 'cached', messages: [{ role: 'user', content: 'hi' }], ...req }, tr, MESSAGES, null, cacheControl, out);
     return { hit, out };
   };
-  const count = (result: string) => lookups.get(['cached', 'response', result]);
-  return { caches, route, look, count };
+  const count = (result: string) => metrics.cacheLookups.get(['cached', 'response', result]);
+  return { caches, route, routes, look, count };
 }
 
 describe('lookupResponse', () => {
   it('does nothing for a route without a response cache', () => {
-    const { caches } = setup();
+    const { caches, routes } = setup();
     const out = new ResponseLookup();
-    expect(lookupResponse(caches, { index: 0, cache: { response: null } }, 0, 't', 'plain', { model: 'plain', messages: [] }, tr, '[]', null, '', out)).toBe(false);
+    expect(lookupResponse(caches, routes[0]!, routes[0]!, 't', 'plain', { model: 'plain', messages: [] }, tr, '[]', null, '', out)).toBe(false);
     expect(out).toMatchObject({ result: 'bypass', key: '' });
   });
 
