@@ -2,6 +2,7 @@
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
 //   prefix prefix affinity on vs off on a multi-turn agentic trace, GPU pool simulator (bench/macro/prefix-affinity.ts)
+//   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
 //   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
@@ -16,7 +17,7 @@ import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|observability|prefix] [--json] [macro or prefix options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|ledger|prefix] [--json] [macro or prefix options]
 ${MACRO_USAGE}
 ${PREFIX_USAGE}
 `;
@@ -98,6 +99,10 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     case 'observability':
       return runObservability(rest);
+    case 'ledger': {
+      const { runLedgerBench } = await import('./ledger.js');
+      return runLedgerBench(rest);
+    }
     case null: {
       const micro = await runMicro(json);
       const macro = await runMacro(rest);

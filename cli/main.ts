@@ -9,15 +9,15 @@ usage:
   switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
-  switchyard bench [micro|macro] [--json] [--duration S]
+  switchyard bench [micro|macro|observability|ledger] [--json] [--duration S]
+  switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider] [--since ISO] [--config FILE] [--json]
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
 
-environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), SWITCHYARD_REDIS_URL, PORT
+environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), SWITCHYARD_REDIS_URL, SWITCHYARD_DATABASE_URL, PORT
 `;
 
 const PLANNED: Record<string, string> = {
   replay: 'capacity replay (issue: bench suites and capacity replay)',
-  usage: 'cost attribution from the ledger (issue: token accounting and the usage ledger)',
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     case 'keys': {
       const { runKeys } = await import('./keys.js');
       return runKeys(rest);
+    }
+    case 'usage': {
+      const { runUsage } = await import('./usage.js');
+      return runUsage(rest);
     }
     case 'bench': {
       const { runBench } = await import('../bench/index.js');

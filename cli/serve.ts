@@ -20,6 +20,13 @@ import {
   type Plan,
   type LimitStore,
   type TraceSink,
+  FanoutTraceSink,
+  StoreLedger,
+  openLedgerStore,
+  CoverageMonitor,
+  type LedgerBatchMessage,
+  type UsageReportSource,
+  type MetricsSnapshot,
 } from '../core/index.js';
 import { startUwsServer } from '../transports/uws/server.js';
 import { startNodeHttpServer } from '../transports/node-http/server.js';
@@ -35,6 +42,8 @@ export interface ServeOptions {
   threads: number;
   transport: 'uws' | 'node';
   dataDir: string;
+  /** `postgres://...` (SWITCHYARD_DATABASE_URL): the Postgres ledger; empty: SQLite in dataDir. */
+  databaseUrl: string;
   /** Drain deadline on SIGTERM/SIGINT, ms. */
   drainMs: number;
 }
@@ -55,6 +64,7 @@ export function serveOptionsFrom(argv: string[], env: NodeJS.ProcessEnv = proces
     threads,
     transport,
     dataDir: resolve(env.SWITCHYARD_DATA_DIR ?? './data'),
+    databaseUrl: env.SWITCHYARD_DATABASE_URL ?? '',
     drainMs: Number(a.get('drain-ms') ?? 10_000),
   };
 }
@@ -123,17 +133,30 @@ export async function runServe(argv: string[]): Promise<number> {
     }
   }
   let limits: LimitStore | null;
+  let ledger: StoreLedger;
   try {
-    limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });
+    // The usage ledger: SQLite in the data folder, or Postgres. One writer: with one gateway thread
+    // (serving on this one) SQLite is written from a worker thread; with --threads N this thread serves
+    // no requests and writes what the gateway threads post.
+    ledger = new StoreLedger(await openLedgerStore({ dataDir: opts.dataDir, databaseUrl: opts.databaseUrl, writerThread: opts.threads === 1 }));
   } catch (err) {
     process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
     await closeSims();
     return 1;
   }
+  try {
+    limits = createLimitStore(plan.limits, { onFailure: limitFailureReporter(plan.limits.failureMode) });
+  } catch (err) {
+    process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+    await ledger.close();
+    await closeSims();
+    return 1;
+  }
 
   if (opts.threads === 1) {
-    const traces: TraceSink = withOtlpExport(new JsonlTraceSink(tracePath));
-    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv() });
+    const traces: TraceSink = withOtlpExport(new FanoutTraceSink(new JsonlTraceSink(tracePath), ledger));
+    const coverage = coverageMonitor(config, urls, ledger);
+    const gateway = new Gateway({ plan, traces, limits, metrics: process.env.SWITCHYARD_METRICS !== 'off', sampler: samplerFromEnv(), extraMetrics: () => coverage.scrape() });
     let stopListening: () => void;
     let address: string;
     try {
@@ -148,6 +171,7 @@ export async function runServe(argv: string[]): Promise<number> {
       }
     } catch (err) {
       process.stderr.write(`switchyard serve: ${(err as Error).message}\n`);
+      await traces.close();
       await closeSims();
       return 1;
     }
@@ -159,6 +183,8 @@ export async function runServe(argv: string[]): Promise<number> {
     stopListening();
     const drained = await gateway.drain(opts.drainMs);
     if (!drained) await gateway.upstream.destroy();
+    gateway.stop();
+    coverage.close();
     await traces.close();
     await gateway.upstream.close();
     await gateway.close();
@@ -171,10 +197,15 @@ export async function runServe(argv: string[]): Promise<number> {
   // Threads share a shared-memory store through its buffer; a Redis store is opened by each thread.
   const sharedBuffer = limits instanceof SharedLimitStore ? limits.buffer : null;
   if (!(limits instanceof SharedLimitStore)) await limits?.close();
-  return serveThreads(opts, urls, closeSims, tracePath, sharedBuffer);
+  const coverage = coverageMonitor(config, urls, ledger);
+  const code = await serveThreads(opts, urls, closeSims, tracePath, sharedBuffer, ledger, coverage);
+  // Every thread has ended (and posted its last rows): write out the ledger.
+  coverage.close();
+  await ledger.close();
+  return code;
 }
 
-async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null): Promise<number> {
+async function serveThreads(opts: ServeOptions, urls: Map<string, string>, closeSims: () => Promise<unknown>, tracePath: string, sharedBuffer: SharedArrayBuffer | null, ledger: StoreLedger, coverage: ServeCoverage): Promise<number> {
   const workerFile = fileURLToPath(new URL('../transports/uws/worker.js', import.meta.url));
   const workers: Worker[] = [];
   const start = (port: number): Promise<number> => {
@@ -183,8 +214,10 @@ async function serveThreads(opts: ServeOptions, urls: Map<string, string>, close
     });
     workers.push(w);
     w.on('message', (m: { type: string; id?: string; n?: number; from?: number; job?: unknown; snap?: unknown }) => {
-      if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
-      else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m);
+      // Gateway threads post their usage rows here: this thread is the ledger's one writer.
+      if (m.type === 'ledger') ledger.writeColumns((m as unknown as LedgerBatchMessage).cols, (m as unknown as LedgerBatchMessage).n);
+      else if (m.type === 'job?' || m.type === 'job=') relayJob(workers, w, m);
+      else if (m.type === 'metrics?' || m.type === 'metrics=') relayMetrics(workers, w, m, coverage);
     });
     return new Promise<number>((resolvePort, reject) => {
       w.once('message', (m: { type: string; port?: number; error?: string }) => {
@@ -253,7 +286,7 @@ function relayJob(workers: readonly Worker[], from: Worker, m: { type: string; i
 
 /** Scrapes across gateway threads: every thread (the asker too) sends its snapshot; all go back together. */
 const scrapes = new Map<string, { asker: Worker; n: number; waiting: number; snaps: unknown[] }>();
-function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: string; n?: number; from?: number; snap?: unknown }): void {
+function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: string; n?: number; from?: number; snap?: unknown }, coverage: ServeCoverage): void {
   if (m.type === 'metrics?') {
     const key = `${workers.indexOf(from)}:${m.n}`;
     scrapes.set(key, { asker: from, n: m.n!, waiting: workers.length, snaps: [] });
@@ -266,8 +299,42 @@ function relayMetrics(workers: readonly Worker[], from: Worker, m: { type: strin
   s.snaps.push(m.snap);
   if (--s.waiting === 0) {
     scrapes.delete(key);
+    for (const snap of coverage.scrape()) s.snaps.push(snap);
     s.asker.postMessage({ type: 'metrics!', n: s.n, snaps: s.snaps });
   }
+}
+
+interface ServeCoverage {
+  /** The coverage series for a scrape (and a fresh comparison in the background for the next one). */
+  scrape(): MetricsSnapshot[];
+  close(): void;
+}
+
+/**
+ * Coverage for the providers that publish a usage report: those with `usage_report: { api_key_env }`
+ * (OpenAI's organization usage API wants an admin key), and the in-process MaaS simulators. Compared
+ * every 15 s and on each scrape (the scrape shows the last comparison).
+ */
+function coverageMonitor(config: Config, urls: ReadonlyMap<string, string>, ledger: StoreLedger): ServeCoverage {
+  const sources: UsageReportSource[] = [];
+  for (const p of config.providers) {
+    const url = urls.get(p.name) ?? p.base_url;
+    if (url === undefined) continue;
+    if (p.usage_report !== undefined) sources.push({ provider: p.name, baseUrl: url, apiKey: process.env[p.usage_report.api_key_env] ?? '' });
+    else if (p.simulator != null) sources.push({ provider: p.name, baseUrl: url, apiKey: 'sk-switchyard-coverage' });
+  }
+  const monitor = new CoverageMonitor(ledger.byProvider, sources, Date.now());
+  monitor.start(15_000);
+  return {
+    scrape() {
+      if (sources.length === 0) return [];
+      void monitor.check().catch(() => {});
+      return [monitor.snapshot()];
+    },
+    close() {
+      monitor.close();
+    },
+  };
 }
 
 function freePort(host: string): Promise<number> {

@@ -15,3 +15,4 @@ export { OtlpTraceSink, withOtlpExport, otlpUrlFromEnv, spanJson } from './telem
 export { parseTraceparent, formatTraceparent, samplerFromEnv, isSampled, type Sampler } from './telemetry/traceparent.js';
 export { establishedConnections } from './telemetry/connections.js';
 export { dashboardData, DASHBOARD_HTML, type DashboardData } from './telemetry/dashboard.js';
+export * from './ledger/index.js';

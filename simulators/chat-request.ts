@@ -64,9 +64,9 @@ export class MessageScan {
   promptTokens = 0;
   /** The content text of the last user message ('' when none): where directives are read. */
   lastUser = '';
-  /** Hash and prompt tokens of the first k messages, k = 1 … n−1 (prefix caching). */
-  readonly boundaryHashes: number[] = [];
-  readonly boundaryTokens: number[] = [];
+  /** Hash and prompt tokens of every message but the last (the cacheable prefix); 0 with one message. */
+  prefixHash = 0;
+  prefixTokens = 0;
 }
 
 /**
@@ -77,16 +77,16 @@ export function scanMessages(messages: unknown[], hashSeed: number, out: Message
   let h = hashSeed;
   let chars = 0;
   let lastUser = '';
-  out.boundaryHashes.length = 0;
-  out.boundaryTokens.length = 0;
+  out.prefixHash = 0;
+  out.prefixTokens = 0;
   for (let i = 0; i < messages.length; i++) {
     const err = messageError(messages[i], i);
     if (err !== null) return err;
-    const m = messages[i] as ChatMessage;
-    if (i > 0) {
-      out.boundaryHashes.push(h);
-      out.boundaryTokens.push(promptTokens(chars, i));
+    if (i > 0 && i === messages.length - 1) {
+      out.prefixHash = h;
+      out.prefixTokens = promptTokens(chars, i);
     }
+    const m = messages[i] as ChatMessage;
     const role = m.role;
     const text = contentText(m.content);
     h = fnv1a(fnv1a(h, role), text);

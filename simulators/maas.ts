@@ -51,6 +51,18 @@ export interface MaasRequestLogEntry {
   fault: FaultKind | null;
   /** The client (or close()) went away before the exchange finished. */
   aborted: boolean;
+  /** The request's `user` field ('' when absent): lets a test match its requests one by one. */
+  user: string;
+}
+
+/** One bucket of the provider-side usage report (OpenAI's organization usage API shape). */
+export interface MaasUsageResult {
+  object: 'organization.usage.completions.result';
+  model: string;
+  input_tokens: number;
+  input_cached_tokens: number;
+  output_tokens: number;
+  num_model_requests: number;
 }
 
 export interface MaasStats {
@@ -64,6 +76,8 @@ export interface MaasStats {
   /** Tokens generated: prompt tokens of answered requests and completion tokens actually emitted. */
   promptTokens: number;
   completionTokens: number;
+  /** Prompt tokens served from the prefix cache (part of promptTokens). */
+  cachedTokens: number;
   /** The last chat-completion request as received (header names lower-case). */
   lastRequest: { headers: Record<string, string>; body: string } | null;
   /** The last finished exchanges (bounded: about the last 10,000). */
@@ -101,6 +115,8 @@ export async function startMaasSimulator(
 const REQUEST_LOG_CAP = 10_000;
 const REQUEST_LOG_SLACK = 1_000; // trim in batches: no O(n) shift per request
 const MIN_TICK_MS = 10; // pacing granularity: several tokens per tick at high rates
+const PREFIX_CACHE_MIN_TOKENS = 1024;
+const PREFIX_CACHE_ENTRIES = 10_000;
 
 // [sim:fault=…] values; [sim:output_tokens|ttft_ms|tokens_per_s=N] override the profile for the request.
 const DIRECTIVE_RULES: DirectiveRules<FaultKind> = {
@@ -123,44 +139,6 @@ const SCAN = new MessageScan();
 const DIRECTIVES = new Directives<FaultKind>();
 
 // ---------------------------------------------------------------------------------------------------
-// Prompt caching, as OpenAI reports it: a prompt of 1,024 tokens or more reuses the longest run of leading
-// whole messages seen before (any request to this simulator), counted in steps of 128 tokens from 1,024
-// (usage.prompt_tokens_details.cached_tokens); shorter prompts are never cached. Bounded LRU of prefix
-// hashes.
-
-const PROMPT_CACHE_MIN_TOKENS = 1024;
-const PROMPT_CACHE_STEP = 128;
-const PROMPT_CACHE_KEYS = 50_000;
-
-export class PromptCache {
-  private readonly seen = new Map<number, number>();
-
-  /** Cached tokens for the scanned prompt; then remember its prefixes and the whole prompt. */
-  lookupAndInsert(scan: MessageScan): number {
-    const keys = scan.boundaryHashes;
-    let found = 0;
-    for (let k = keys.length - 1; k >= 0; k--) {
-      const t = this.seen.get(keys[k]!);
-      if (t !== undefined) {
-        found = t;
-        break;
-      }
-    }
-    for (let k = 0; k < keys.length; k++) this.remember(keys[k]!, scan.boundaryTokens[k]!);
-    this.remember(scan.hash, scan.promptTokens);
-    if (scan.promptTokens < PROMPT_CACHE_MIN_TOKENS || found < PROMPT_CACHE_MIN_TOKENS) return 0;
-    const cached = Math.floor(found / PROMPT_CACHE_STEP) * PROMPT_CACHE_STEP;
-    return cached < scan.promptTokens ? cached : scan.promptTokens - PROMPT_CACHE_STEP;
-  }
-
-  private remember(key: number, tokens: number): void {
-    if (this.seen.has(key)) this.seen.delete(key);
-    else if (this.seen.size >= PROMPT_CACHE_KEYS) this.seen.delete(this.seen.keys().next().value!);
-    this.seen.set(key, tokens);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Per-request state
 
 class LogEntry implements MaasRequestLogEntry {
@@ -174,6 +152,7 @@ class LogEntry implements MaasRequestLogEntry {
     public cached_tokens: number,
     public fault: FaultKind | null,
     public aborted: boolean,
+    public user: string,
   ) {}
 }
 
@@ -215,8 +194,8 @@ class ChatCall {
   toolId = '';
   toolNameJson = '';
   promptTokens = 0;
-  /** Prompt tokens served from the simulated prompt cache (OpenAI's rule: see PromptCache). */
   cachedTokens = 0;
+  user = '';
   fault: FaultKind | null = null;
   ttftMs = 0;
   tokensPerS = 0;
@@ -330,7 +309,8 @@ class ChatCall {
     err = scanMessages(messages, server.hashSeed, scan);
     if (err !== null) return err;
     this.promptTokens = scan.promptTokens;
-    this.cachedTokens = server.prefixCache.lookupAndInsert(scan);
+    this.cachedTokens = server.prefixCached(scan.prefixHash, scan.prefixTokens);
+    this.user = typeof body.user === 'string' ? body.user : '';
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
@@ -590,7 +570,6 @@ class MaasServer implements MaasSimulator {
   readonly active = new Set<ChatCall>();
   readonly hashSeed: number;
   readonly retryAfter: string;
-  readonly prefixCache = new PromptCache();
   private readonly faultRng: Rng;
   private readonly faultCdf: Float64Array;
   private readonly app: TemplatedApp;
@@ -600,11 +579,15 @@ class MaasServer implements MaasSimulator {
   private seq = 0;
   private closed = false;
   private readonly modelsBody: string;
+  /** Prefix hashes seen (insertion order: the oldest is dropped first). */
+  private readonly prefixes = new Set<number>();
+  /** Usage report: minute (Unix s) → model → totals. */
+  private readonly usageBuckets = new Map<number, Map<string, MaasUsageResult>>();
 
   constructor(profile: ResolvedProfile, host: string) {
     this.profile = profile;
     this.host = host;
-    this.stats = { requests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, lastRequest: null, requestLog: [] };
+    this.stats = { requests: 0, byStatus: {}, promptTokens: 0, completionTokens: 0, cachedTokens: 0, lastRequest: null, requestLog: [] };
     const s = seed32(profile.seed);
     this.hashSeed = (FNV1A_BASIS ^ s) >>> 0;
     this.faultRng = new Rng(fmix32(s ^ 0x5bd1e995));
@@ -667,15 +650,83 @@ class MaasServer implements MaasSimulator {
     const answered = call.status === 200;
     const prompt = answered ? call.promptTokens : 0;
     const completion = answered ? call.sent : 0;
+    const cached = answered ? call.cachedTokens : 0;
     stats.promptTokens += prompt;
     stats.completionTokens += completion;
+    stats.cachedTokens += cached;
+    if (answered) this.recordUsage(call.model, prompt, cached, completion);
     const log = stats.requestLog;
-    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, answered ? call.cachedTokens : 0, fault, aborted));
+    log.push(new LogEntry(call.id, call.model, call.stream, call.status, prompt, completion, cached, fault, aborted, call.user));
     if (log.length > REQUEST_LOG_CAP + REQUEST_LOG_SLACK) log.splice(0, log.length - REQUEST_LOG_CAP);
+  }
+
+  /**
+   * The prefix cache (OpenAI's rule): a prompt whose prefix (every message but the last) is at least 1,024
+   * tokens and was seen before has that prefix served from cache, in 128-token steps past the first 1,024.
+   */
+  prefixCached(hash: number, prefixTokens: number): number {
+    if (prefixTokens < PREFIX_CACHE_MIN_TOKENS) return 0;
+    const seen = this.prefixes.has(hash);
+    if (!seen) {
+      if (this.prefixes.size >= PREFIX_CACHE_ENTRIES) this.prefixes.delete(this.prefixes.values().next().value!);
+      this.prefixes.add(hash);
+      return 0;
+    }
+    return PREFIX_CACHE_MIN_TOKENS + Math.floor((prefixTokens - PREFIX_CACHE_MIN_TOKENS) / 128) * 128;
+  }
+
+  /** Add an answered request to its minute's bucket of the usage report. */
+  private recordUsage(model: string, prompt: number, cached: number, completion: number): void {
+    const minute = Math.floor(Date.now() / 60_000) * 60;
+    let b = this.usageBuckets.get(minute);
+    if (b === undefined) {
+      b = new Map();
+      this.usageBuckets.set(minute, b);
+    }
+    let r = b.get(model);
+    if (r === undefined) {
+      r = { object: 'organization.usage.completions.result', model, input_tokens: 0, input_cached_tokens: 0, output_tokens: 0, num_model_requests: 0 };
+      b.set(model, r);
+    }
+    r.input_tokens += prompt;
+    r.input_cached_tokens += cached;
+    r.output_tokens += completion;
+    r.num_model_requests++;
+  }
+
+  /**
+   * GET /v1/organization/usage/completions?start_time=UNIX_S[&end_time=UNIX_S]: what this provider served,
+   * per minute bucket and model (the shape of OpenAI's usage API; `bucket_width` is always 1m here).
+   */
+  private usageReport(query: string): string | null {
+    const params = new URLSearchParams(query);
+    const start = Number(params.get('start_time'));
+    const endParam = params.get('end_time');
+    const end = endParam === null ? Number.POSITIVE_INFINITY : Number(endParam);
+    if (!Number.isInteger(start) || start < 0 || Number.isNaN(end)) return null;
+    const data: unknown[] = [];
+    const minutes = [...this.usageBuckets.keys()].sort((a, b) => a - b);
+    for (const m of minutes) {
+      if (m + 60 <= start || m >= end) continue;
+      data.push({ object: 'bucket', start_time: m, end_time: m + 60, results: [...this.usageBuckets.get(m)!.values()] });
+    }
+    return JSON.stringify({ object: 'page', data, has_more: false, next_page: null });
   }
 
   private routes(): void {
     const app = this.app;
+    app.get('/v1/organization/usage/completions', (res, req) => {
+      if (!BEARER_RE.test(req.getHeader('authorization'))) {
+        sendJson(res, '401 Unauthorized', ERR_UNAUTHORIZED);
+        return;
+      }
+      const body = this.usageReport(req.getQuery() ?? '');
+      if (body === null) {
+        sendJson(res, '400 Bad Request', JSON.stringify({ error: { message: "Invalid 'start_time': expected a Unix time in seconds.", type: 'invalid_request_error', param: 'start_time', code: 'invalid_value' } }));
+        return;
+      }
+      sendJson(res, '200 OK', body);
+    });
     app.post('/v1/chat/completions', (res, req) => this.onChat(res, req));
     app.get('/v1/models', (res, req) => {
       if (!BEARER_RE.test(req.getHeader('authorization'))) {

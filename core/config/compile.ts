@@ -2,6 +2,7 @@
 // The config is assumed to have passed parseConfigText/validateConfig; a reference that still does not
 // resolve (a config built by hand) throws a clear Error rather than producing a half-built Plan.
 
+import { loadPriceCatalog } from '../accounting/catalog.js';
 import { AliasTrie, type AliasEntry } from '../routing/alias-trie.js';
 import { CellAllocator } from '../limits/cells.js';
 import { compileScenarios } from '../scenarios/scenarios.js';
@@ -32,6 +33,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
   const env = opts.env ?? process.env;
   const redisUrl = config.limits.redis_url ?? env.SWITCHYARD_REDIS_URL ?? null;
 
+  const catalog = config.pricing?.catalog === undefined ? null : loadPriceCatalog(config.pricing.catalog);
   const cells = new CellAllocator();
   const tenants = new Map<string, TenantRecord>();
   for (const t of config.tenants) tenants.set(t.id, Object.freeze({ id: t.id, name: t.name, limits: cells.limitSet('tenant', t.id, t.limits) }));
@@ -47,14 +49,20 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
     const { baseUrl, origin, basePath } = splitBaseUrl(p.name, raw);
     const models = new Map<string, ModelPrice>();
     for (const m of p.models) {
+      // Prices from the config, else from the price catalog; a model priced nowhere has no price (its
+      // requests count as incompletely attributed: `price`).
+      const listed = catalog?.models[m.name];
+      const input = m.input_usd_per_mtok ?? listed?.input_usd_per_mtok;
+      const output = m.output_usd_per_mtok ?? listed?.output_usd_per_mtok;
+      if (input === undefined || output === undefined) continue;
       models.set(
         m.name,
         Object.freeze({
           name: m.name,
-          inputUsdPerMtok: m.input_usd_per_mtok,
+          inputUsdPerMtok: input,
           // No cached price stated: cached input tokens cost the same as other input tokens.
-          cachedInputUsdPerMtok: m.cached_input_usd_per_mtok ?? m.input_usd_per_mtok,
-          outputUsdPerMtok: m.output_usd_per_mtok,
+          cachedInputUsdPerMtok: m.cached_input_usd_per_mtok ?? (m.input_usd_per_mtok === undefined ? listed?.cached_input_usd_per_mtok : undefined) ?? input,
+          outputUsdPerMtok: output,
           contextTokens: m.context_tokens ?? 0,
         }),
       );
@@ -94,6 +102,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         decodeTokensPerS: pool.decode_tokens_per_s ?? 0,
         gpuHourUsd: pool.gpu_hour_usd ?? 0,
         prefixAffinity: pool.prefix_affinity ?? true,
+        batchDiscount: pool.batch_discount ?? config.pricing?.batch_discount ?? catalog?.batch_discount ?? 0,
       }),
     );
   }

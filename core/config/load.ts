@@ -5,8 +5,8 @@
 // elsewhere, and skips a value whose type the schema pass already reports.
 
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import { ConfigSchema, type Config } from './schema.js';
@@ -69,7 +69,7 @@ export async function loadConfigFile(path: string): Promise<ParseConfigResult> {
   } catch (err) {
     return { ok: false, problems: [`${path}: cannot read file: ${(err as Error).message}`] };
   }
-  return parseConfigText(text, path, dirname(path));
+  return relativeToFile(parseConfigText(text, path, dirname(path)), path);
 }
 
 /** Synchronous `loadConfigFile`, for boot code that cannot await. */
@@ -80,7 +80,18 @@ export function loadConfigFileSync(path: string): ParseConfigResult {
   } catch (err) {
     return { ok: false, problems: [`${path}: cannot read file: ${(err as Error).message}`] };
   }
-  return parseConfigText(text, path, dirname(path));
+  return relativeToFile(parseConfigText(text, path, dirname(path)), path);
+}
+
+/** Paths a config names (the price catalog) are relative to the config file; a missing catalog is a problem. */
+function relativeToFile(r: ParseConfigResult, configPath: string): ParseConfigResult {
+  if (!r.ok) return r;
+  const p = r.config.pricing;
+  if (p?.catalog === undefined) return r;
+  const catalog = isAbsolute(p.catalog) ? p.catalog : join(dirname(configPath), p.catalog);
+  if (!existsSync(catalog)) return { ok: false, problems: [`pricing.catalog: no such file ${catalog}`] };
+  p.catalog = catalog;
+  return r;
 }
 
 // ---- the passes ------------------------------------------------------------------------------------

@@ -76,9 +76,10 @@ export const KeySchema = z.strictObject({
 
 export const ModelSchema = z.strictObject({
   name: name,
-  input_usd_per_mtok: nonNegative,
+  // Optional when the config's price catalog (`pricing.catalog`) lists the model.
+  input_usd_per_mtok: nonNegative.optional(),
   cached_input_usd_per_mtok: nonNegative.optional(),
-  output_usd_per_mtok: nonNegative,
+  output_usd_per_mtok: nonNegative.optional(),
   context_tokens: positiveInt.optional(),
 });
 
@@ -117,6 +118,8 @@ export const ProviderSchema = z.strictObject({
   connections: positiveInt.default(64),
   models: z.array(ModelSchema).min(1, 'must list at least one model'),
   simulator: SimulatorProfileSchema.optional(),
+  /** Gateway coverage: the provider's usage report (`{base_url}/organization/usage/completions`) and the key it wants. */
+  usage_report: z.strictObject({ api_key_env: envVarName }).optional(),
 });
 
 // ---- pools -----------------------------------------------------------------------------------------
@@ -138,6 +141,7 @@ export const PoolSchema = z.strictObject({
   gpu_hour_usd: nonNegative.optional(),
   /** Self-hosted pools: prefer the replica that served the request's conversation prefix (default true). */
   prefix_affinity: z.boolean().default(true),
+  batch_discount: z.number().min(0).max(1).optional(),
 });
 
 // ---- routes (the decision template) ----------------------------------------------------------------
@@ -276,6 +280,8 @@ export const ConfigSchema = z.strictObject({
   policies: z.array(PolicySchema).default([]),
   limits: LimitsSchema.default({ failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 }),
   server: ServerSchema.default({ max_body_bytes: 1048576, unknown_scenario: 'accept', admin_keys: [] }),
+  /** Price catalog (model list prices, batch discount), relative to the config file. */
+  pricing: z.strictObject({ catalog: z.string().min(1).optional(), batch_discount: share.optional() }).optional(),
 });
 
 /** A validated config (defaults applied). */

@@ -3,7 +3,7 @@
 // per request.
 
 import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
-import type { KeyRecord, Plan, PoolMember, RouteContext } from '../config/plan.js';
+import type { KeyRecord, ModelPrice, Plan, PoolContext, PoolMember, RouteContext } from '../config/plan.js';
 import type { ChatCompletionRequest } from '../schema/openai.js';
 import { validateChatRequest } from '../schema/openai-validate.js';
 import { classifyLane } from '../routing/lane.js';
@@ -19,7 +19,9 @@ import type { DeadlineItem } from '../upstream/deadlines.js';
 import { ReserveOutcome } from '../limits/store.js';
 import { usdToMicro, type Limit } from '../limits/cells.js';
 import { costUsd, estimateTokensFromChars } from '../accounting/cost.js';
-import { SpanContext, TraceRecord, isoTime } from '../telemetry/trace.js';
+import { costKnown, requestCostUsd, unescapeJsonText } from '../accounting/attribute.js';
+import { encodingFor } from '../accounting/tokens.js';
+import { SpanContext, TraceRecord, isoTime, type AttemptRecord } from '../telemetry/trace.js';
 import { formatTraceparent, isSampled, newSpanId, newTraceId, parseTraceparent } from '../telemetry/traceparent.js';
 import { keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink, SinkListener } from './sink.js';
@@ -123,6 +125,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   private limitHeaders: string[] | null = null;
   /** The request's scenario when the config lists it (its criterion judges the outcome); null: by status alone. */
   private scenario: Scenario | null = null;
+  /** A tokenizer count in a worker (usage missing, long texts): settle waits for it before the trace. */
+  private pendingEstimate: Promise<unknown> | null = null;
   /** The route whose pool the current attempt is on (pool in-flight gauge), null between attempts. */
   private attemptRoute: RouteContext | null = null;
   /** `traceparent` sent upstream ('' when neither the client sent one nor spans are exported). */
@@ -911,19 +915,25 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       output = estimateTokensFromChars(info.outputChars);
       trace.tokens_estimated = true;
     }
-    const cost = input + output === 0 ? 0 : costUsd(this.member!.price, input, cached, output);
-    trace.attempts.push({
-      pool_id: this.route!.pool.id,
+    const attemptMs = performance.now() - this.attemptStart;
+    const pool = this.route!.pool;
+    const price = this.member!.price;
+    // By the serving pool's kind: tokens × prices (less a batch discount), or GPU time (accounting/attribute.ts).
+    const cost = input + output === 0 && !served ? 0 : requestCostUsd(pool, price, input, cached, output, attemptMs, this.queueTimeMs);
+    const rec: AttemptRecord = {
+      pool_id: pool.id,
       provider: this.member!.provider.name,
       status,
       error_code: errorCode,
       queue_time_ms: this.queueTimeMs,
-      latency_ms: round3(performance.now() - this.attemptStart),
+      latency_ms: round3(attemptMs),
       input_tokens: input,
       cached_input_tokens: cached,
       output_tokens: output,
       cost_usd: cost,
-    });
+    };
+    trace.attempts.push(rec);
+    if (served && !info.usageReported) this.countEstimate(rec, pool, price, attemptMs, this.queueTimeMs);
     trace.input_tokens += input;
     trace.cached_input_tokens += cached;
     trace.output_tokens += output;
@@ -931,6 +941,38 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.spentUsd += cost;
     trace.queue_time_ms += this.queueTimeMs;
     trace.stop_reason = errorCode === null ? 'success' : errorCode;
+  }
+
+  /**
+   * Usage missing on a served attempt: count its prompt and the output that reached the gateway with the
+   * tokenizer (inline when short, else in a worker), replacing the character estimate in the attempt and
+   * the totals, and its cost.
+   */
+  private countEstimate(rec: AttemptRecord, pool: PoolContext, price: ModelPrice | null, attemptMs: number, queueMs: number): void {
+    const p = promptTexts(this.body!);
+    const out = unescapeJsonText(this.info.outputText);
+    const tokens = this.gw.tokens;
+    const enc = encodingFor(this.member!.model);
+    const input = tokens.count(p.texts, p.chars, enc);
+    const output = out.length === 0 ? 0 : tokens.count([out], out.length, enc);
+    if (typeof input === 'number' && typeof output === 'number') return this.setEstimate(rec, input + p.overhead, output, pool, price, attemptMs, queueMs);
+    const counted = Promise.all([input, output]).then(
+      ([i, o]) => this.setEstimate(rec, i + p.overhead, o, pool, price, attemptMs, queueMs),
+      () => {}, // the character estimate stands
+    );
+    this.pendingEstimate = this.pendingEstimate === null ? counted : Promise.all([this.pendingEstimate, counted]);
+  }
+
+  private setEstimate(rec: AttemptRecord, input: number, output: number, pool: PoolContext, price: ModelPrice | null, attemptMs: number, queueMs: number): void {
+    const t = this.trace;
+    const cost = requestCostUsd(pool, price, input, 0, output, attemptMs, queueMs);
+    t.input_tokens += input - rec.input_tokens;
+    t.output_tokens += output - rec.output_tokens;
+    t.cost_usd += cost - rec.cost_usd;
+    this.spentUsd += cost - rec.cost_usd;
+    rec.input_tokens = input;
+    rec.output_tokens = output;
+    rec.cost_usd = cost;
   }
 
   /** What the scenario's judge reads, from the trace and the request as they stand. */
@@ -998,7 +1040,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const t = this.trace;
     m.requestDone(this.named!, this.route!, t.route_lane, t.outcome, t.latency_ms, t.ttft_ms, t.cost_usd);
     if (t.status === 200) {
-      const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || this.member.price === null ? 'price' : '';
+      const missing = t.scenario_id === '' ? 'scenario_id' : t.owner === '' ? 'owner' : this.member === null || !costKnown(this.route!.pool, this.member.price) ? 'price' : '';
       if (missing === '') m.attributionComplete.inc(NO_LABELS);
       else m.attributionIncomplete.inc([missing]);
     }
@@ -1031,6 +1073,17 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     if (trace.ttft_ms === null && trace.status === 200) trace.ttft_ms = trace.latency_ms;
     if (trace.status === 0) trace.status = this.clientGone ? 499 : 500;
     if (this.clientGone && trace.error_code === null && trace.status !== 200) trace.error_code = 'client_closed_request';
+    if (this.pendingEstimate !== null) {
+      // Tokens are being counted in a worker: judge and record once they are (drain waits: the call is still in flight).
+      this.pendingEstimate.then(() => this.record(), () => this.record());
+      return;
+    }
+    this.record();
+  }
+
+  /** The end of settle, with the final tokens: the outcome, limits reconciled, metrics, the trace (and ledger) record. */
+  private record(): void {
+    const trace = this.trace;
     if (this.scenario === null || trace.status !== 200 || trace.error_code !== null) {
       trace.outcome = trace.status === 200 && trace.error_code === null ? 'success' : 'error';
     } else {

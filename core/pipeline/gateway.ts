@@ -51,6 +51,8 @@ export interface GatewayOptions {
   jobRelay?: ((id: string) => Promise<BatchJob | null>) | null;
   /** With several gateway threads: every thread's metrics snapshot, this one's included. */
   metricsRelay?: (() => Promise<MetricsSnapshot[]>) | null;
+  /** Series kept outside the request path (gateway coverage), added to /metrics when there is no relay. */
+  extraMetrics?: (() => MetricsSnapshot[]) | null;
   /** Count requests in the metrics (default true; false only to measure what counting costs). */
   metrics?: boolean;
   /** Make W3C trace ids and spans for every request (default: when `traces` exports spans over OTLP). */
@@ -75,6 +77,7 @@ export class Gateway {
   readonly tokens: TokenCounter;
   private readonly jobRelay: ((id: string) => Promise<BatchJob | null>) | null;
   private readonly metricsRelay: (() => Promise<MetricsSnapshot[]>) | null;
+  private readonly extraMetrics: (() => MetricsSnapshot[]) | null;
   /** The platform metrics this thread counts (merged across threads at scrape time). */
   readonly metrics = new GatewayMetrics();
   /** Spans are exported: every request gets a span id (and a trace id, the client's or a new one). */
@@ -90,6 +93,7 @@ export class Gateway {
   private seq = 0;
   private inflight = 0;
   private draining = false;
+  private stopped = false;
   private drainWaiters: Array<() => void> = [];
   /** Presented key → its record, for keys seen under the current Plan: skips a SHA-256 per request. */
   private keyCache = new Map<string, KeyRecord>();
@@ -104,6 +108,7 @@ export class Gateway {
     this.tokens = opts.tokens ?? new TokenCounter();
     this.jobRelay = opts.jobRelay ?? null;
     this.metricsRelay = opts.metricsRelay ?? null;
+    this.extraMetrics = opts.extraMetrics ?? null;
     this.spans = opts.spans ?? opts.traces instanceof OtlpTraceSink;
     this.sampler = opts.sampler ?? ALWAYS_ON;
     this.metrics.enabled = opts.metrics ?? true;
@@ -173,6 +178,7 @@ export class Gateway {
 
   /** Entry point for every request a transport accepts. Never throws; always answers through `sink`. */
   handle(req: IngressRequest, sink: Sink): void {
+    if (this.stopped) return stoppedAnswer(sink);
     const path = req.path;
     if (path === '/v1/chat/completions') {
       if (req.method !== 'POST') return sendError(sink, 'method_not_allowed', 'Use POST for /v1/chat/completions.');
@@ -211,7 +217,11 @@ export class Gateway {
 
   /** GET /metrics: Prometheus text, every thread's counts summed. */
   private scrape(sink: Sink): void {
-    if (this.metricsRelay === null) return sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()]));
+    if (this.metricsRelay === null) {
+      const snaps = [this.metrics.registry.snapshot()];
+      if (this.extraMetrics !== null) for (const s of this.extraMetrics()) snaps.push(s);
+      return sink.send(200, METRICS_HEADERS, renderPrometheus(snaps));
+    }
     this.metricsRelay().then(
       (snaps) => sink.send(200, METRICS_HEADERS, renderPrometheus(snaps)),
       () => sink.send(200, METRICS_HEADERS, renderPrometheus([this.metrics.registry.snapshot()])),
@@ -228,7 +238,11 @@ export class Gateway {
     }
     if (admin === '') return sendError(sink, 'admin_key_required', 'This key is not an admin key.');
     if (!data) return sink.send(200, HTML_HEADERS, DASHBOARD_HTML);
-    if (this.metricsRelay === null) return sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData([this.metrics.registry.snapshot()])));
+    if (this.metricsRelay === null) {
+      const snaps = [this.metrics.registry.snapshot()];
+      if (this.extraMetrics !== null) for (const s of this.extraMetrics()) snaps.push(s);
+      return sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData(snaps)));
+    }
     this.metricsRelay().then(
       (snaps) => sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData(snaps))),
       () => sink.send(200, DATA_HEADERS, JSON.stringify(dashboardData([this.metrics.registry.snapshot()]))),
@@ -260,6 +274,15 @@ export class Gateway {
         resolve(true);
       });
     });
+  }
+
+  /**
+   * After the drain: take no request at all (close its connection unanswered), so nothing is answered
+   * once the trace sinks and the ledger are being closed — every answered request has its record.
+   */
+  stop(): void {
+    this.draining = true;
+    this.stopped = true;
   }
 
   get isDraining(): boolean {
@@ -323,6 +346,11 @@ export class Gateway {
 function answerJob(sink: Sink, job: BatchJob | null, tenant: string, id: string): void {
   if (job === null || job.tenant !== tenant) return sendError(sink, 'not_found', `No batch job '${id.slice(0, 100)}'.`);
   sink.send(200, JSON_HEADERS, jobJson(job));
+}
+
+function stoppedAnswer(sink: Sink): void {
+  if (sink.drop !== undefined) return sink.drop();
+  sendError(sink, 'shutting_down', 'The gateway is shutting down; retry on another instance.');
 }
 
 function safePath(path: string): string {

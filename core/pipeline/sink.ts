@@ -39,6 +39,8 @@ export interface Sink {
   write(chunk: string): boolean;
   /** End a streamed answer. */
   end(): void;
+  /** Close the connection without an answer (a stopped gateway: the request was never taken). */
+  drop?(): void;
 }
 
 export const STATUS_TEXT: Readonly<Record<number, string>> = Object.freeze({

@@ -15,6 +15,11 @@ export class ResponseInfo {
   finishReason: string | null = null;
   /** Characters of generated text and tool-call arguments seen (for estimates when usage is missing). */
   outputChars = 0;
+  /**
+   * Stream: the generated text and tool-call arguments seen, still JSON-escaped (pieces of JSON string
+   * content concatenate into valid JSON string content). Tokenized only when usage is missing.
+   */
+  outputText = '';
   /** Stream: the provider's terminal `[DONE]` arrived. */
   sawDone = false;
   /** Stream: the provider sent an error event mid-stream. */
@@ -34,6 +39,7 @@ export class ResponseInfo {
     this.usageReported = false;
     this.finishReason = null;
     this.outputChars = 0;
+    this.outputText = '';
     this.sawDone = false;
     this.streamError = null;
   }

@@ -245,8 +245,9 @@ describe.each(['uws', 'node'] as const)('prompt assembly and response cache (ope
 
     it('records the prefix-cache hits the provider reports: trace, cost at the cached price, metrics', async () => {
       const long = 'Account history: renewed 2021, expanded 2022, support escalations in Q3 2023. '.repeat(60); // > 1,024 tokens with the template
-      const { response: r1 } = await demo.chat.completions.create({ model: 'crm.b', messages: [{ role: 'user', content: long + ' First question?' }] }).withResponse();
-      const { data, response: r2 } = await demo.chat.completions.create({ model: 'crm.b', messages: [{ role: 'user', content: long + ' First question?' }, { role: 'assistant', content: 'Answer.' }, { role: 'user', content: 'Second?' }] }).withResponse();
+      const history = [{ role: 'user' as const, content: long + ' First question?' }, { role: 'assistant' as const, content: 'Answer.' }];
+      const { response: r1 } = await demo.chat.completions.create({ model: 'crm.b', messages: [...history, { role: 'user', content: 'Second?' }] }).withResponse();
+      const { data, response: r2 } = await demo.chat.completions.create({ model: 'crm.b', messages: [...history, { role: 'user', content: 'Third?' }] }).withResponse();
       const cached = data.usage!.prompt_tokens_details!.cached_tokens!;
       expect(cached).toBeGreaterThanOrEqual(1024);
       const t1 = await traceOf(r1.headers.get('x-request-id'));

@@ -64,6 +64,12 @@ class NodeSink implements Sink {
     this.closed = true;
     this.res.end();
   }
+
+  drop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.socket?.destroy();
+  }
 }
 
 export interface NodeHttpServer {

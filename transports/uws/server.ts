@@ -117,6 +117,12 @@ class UwsSink implements Sink {
     this.res.end();
   }
 
+  drop(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.close();
+  }
+
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);

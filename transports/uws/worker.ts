@@ -2,7 +2,7 @@
 // the shared port. On `stop` it closes its listen socket, drains, flushes its traces and ends by itself
 // (never process.exit with uWS handles open: ARCHITECTURE, uWS rule 9).
 import { parentPort, workerData } from 'node:worker_threads';
-import { Gateway, JsonlTraceSink, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, samplerFromEnv, withOtlpExport, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
+import { Gateway, JsonlTraceSink, FanoutTraceSink, Ledger, PostingRowWriter, compilePlan, createLimitStore, limitFailureReporter, loadConfigWithKeys, reloadProblem, samplerFromEnv, withOtlpExport, type BatchJob, type MetricsSnapshot } from '../../core/index.js';
 import { startUwsServer } from './server.js';
 
 interface WorkerConfig {
@@ -25,8 +25,9 @@ async function main(): Promise<void> {
     port.postMessage({ type: 'error', error: `invalid config: ${loaded.problems.join('; ')}` });
     return;
   }
-  // Each thread exports its own spans (OTEL_EXPORTER_OTLP_ENDPOINT) in batches.
-  const traces = withOtlpExport(new JsonlTraceSink(wd.tracePath));
+  // Each thread exports its own spans (OTEL_EXPORTER_OTLP_ENDPOINT) in batches; usage rows go to the main
+  // thread in batches: it is the ledger's one writer (SQLite wants one).
+  const traces = withOtlpExport(new FanoutTraceSink(new JsonlTraceSink(wd.tracePath), new Ledger(new PostingRowWriter((m) => port.postMessage(m)))));
   const plan = compilePlan(loaded.config, { providerBaseUrls: new Map(wd.providerBaseUrls) });
   const limits = createLimitStore(plan.limits, {
     sharedBuffer: wd.sharedBuffer,
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     server.close();
     const drained = await gateway.drain(wd.drainMs);
     if (!drained) await gateway.upstream.destroy();
+    gateway.stop();
     await traces.close();
     await gateway.upstream.close();
     await gateway.close();

@@ -115,9 +115,20 @@ class OpenAIChatStream implements StreamTranslator {
         if (c.finish_reason != null) info.finishReason = c.finish_reason;
         const d = c.delta;
         if (d != null) {
-          if (typeof d.content === 'string') info.outputChars += d.content.length;
+          if (typeof d.content === 'string') {
+            info.outputChars += d.content.length;
+            info.outputText += JSON.stringify(d.content).slice(1, -1);
+          }
           const tc = d.tool_calls;
-          if (tc !== undefined) for (let j = 0; j < tc.length; j++) info.outputChars += tc[j]!.function?.arguments?.length ?? 0;
+          if (tc !== undefined) {
+            for (let j = 0; j < tc.length; j++) {
+              const args = tc[j]!.function?.arguments;
+              if (typeof args === 'string') {
+                info.outputChars += args.length;
+                info.outputText += JSON.stringify(args).slice(1, -1);
+              }
+            }
+          }
           const col = info.collect;
           if (col !== null && (c.index ?? 0) === 0) {
             if (typeof d.content === 'string') col.text += d.content;
@@ -171,10 +182,19 @@ class OpenAIChatStream implements StreamTranslator {
       if (fe > f + 17) info.finishReason = p.slice(f + 17, fe);
     }
     // Characters of generated text and tool-call arguments (for estimates when a stream breaks early).
+    // The text itself is kept (escaped, as a slice) for the tokenizer in case usage never arrives.
     const c = p.indexOf('"content":"', choicesAt);
-    if (c >= 0) info.outputChars += decodedLength(p, c + 11);
+    if (c >= 0) {
+      info.outputChars += decodedLength(p, c + 11);
+      const e = endOfString(p, c + 11);
+      if (e > c + 11) info.outputText += p.slice(c + 11, e);
+    }
     const a = p.indexOf('"arguments":"', choicesAt);
-    if (a >= 0) info.outputChars += decodedLength(p, a + 13);
+    if (a >= 0) {
+      info.outputChars += decodedLength(p, a + 13);
+      const e = endOfString(p, a + 13);
+      if (e > a + 13) info.outputText += p.slice(a + 13, e);
+    }
     if (!this.clientWantsUsage) {
       if (hasUsage) {
         if (p.startsWith('[]', choicesAt + 10)) return ''; // the usage-only final chunk
@@ -316,7 +336,10 @@ export class OpenAIChatTranslator implements Translator {
       if (c == null) continue;
       if (c.finish_reason != null) info.finishReason = c.finish_reason;
       const m = c.message;
-      if (m != null && typeof m.content === 'string') info.outputChars += m.content.length;
+      if (m != null && typeof m.content === 'string') {
+        info.outputChars += m.content.length;
+        if (body.usage == null) info.outputText += JSON.stringify(m.content).slice(1, -1);
+      }
       const col = info.collect;
       if (col !== null && m != null && (c.index ?? i) === 0) {
         if (typeof m.content === 'string') col.text += m.content;

@@ -361,7 +361,7 @@ describe('OpenAIChatTranslator.translateResponse: slow path', () => {
     info.sawDone = true;
     info.streamError = 'old';
     tr.translateResponse(Buffer.from(completion({ usage: null, content: 'ab', finish: null })), ALIAS, info);
-    expect({ ...info }).toEqual({ ...new ResponseInfo(), outputChars: 2 });
+    expect({ ...info }).toEqual({ ...new ResponseInfo(), outputChars: 2, outputText: 'ab' });
   });
 
   it('throws on garbage', () => {
