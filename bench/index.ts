@@ -3,6 +3,8 @@
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
 //   prefix prefix affinity on vs off on a multi-turn agentic trace, GPU pool simulator (bench/macro/prefix-affinity.ts)
 //   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
+//   stream   concurrent SSE streams: added TTFT, added gap between chunks, memory per stream (bench/macro/stream.ts)
+//   compare  two git revisions side by side (bench/compare.ts)
 //   observability  metrics + span export on vs off, /metrics scrape time (bench/macro/observability.ts)
 //   (none) micro, then macro
 // With --json, stdout carries only JSON lines: one per micro-benchmark case, one for the macro run.
@@ -12,14 +14,14 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import { MACRO_USAGE, runMacro } from './macro/gateway.js';
-import { PREFIX_USAGE, formatPrefixTable, parsePrefixArgs, runPrefixBench } from './macro/prefix-affinity.js';
 import { runObservability } from './macro/observability.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|observability|ledger|prefix] [--json] [macro or prefix options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|stream|ledger|prefix] [--json] [--module NAME[,NAME]] [suite options]
+       switchyard bench compare REV_A REV_B [...]   (bench compare --help)
 ${MACRO_USAGE}
-${PREFIX_USAGE}
+prefix options: --sessions N (24) --steps N (8) --replicas N (4) --max-batch N (8) --prefill TOK/S (8000) --decode TOK/S (100)
 `;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
@@ -38,8 +40,16 @@ function fmtNum(x: number, digits = 0): string {
   return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 
-export async function runMicro(json: boolean): Promise<number> {
-  const files = microModules();
+export async function runMicro(json: boolean, only: string[] | null = null): Promise<number> {
+  let files = microModules();
+  if (only !== null) {
+    const missing = only.filter((m) => !files.includes(`${m}.bench.js`));
+    if (missing.length > 0) {
+      process.stderr.write(`[bench micro] no module ${missing.join(', ')} (modules: ${files.map((f) => f.slice(0, -'.bench.js'.length)).join(', ')})\n`);
+      return 2;
+    }
+    files = files.filter((f) => only.includes(f.slice(0, -'.bench.js'.length)));
+  }
   if (files.length === 0) {
     process.stderr.write(`[bench micro] no *.bench.js modules in ${MICRO_DIR} (run \`npm run build\`)\n`);
     return 1;
@@ -86,12 +96,23 @@ export async function runBench(argv: string[]): Promise<number> {
     return 0;
   }
   const json = rest.includes('--json');
+  const mi = rest.indexOf('--module');
+  const only = mi >= 0 && rest[mi + 1] !== undefined ? rest[mi + 1]!.split(',') : null;
   switch (suite) {
     case 'micro':
-      return runMicro(json);
+      return runMicro(json, only);
+    case 'stream': {
+      const { runStream } = await import('./macro/stream.js');
+      return runStream(rest);
+    }
+    case 'compare': {
+      const { runCompare } = await import('./compare.js');
+      return runCompare(rest);
+    }
     case 'macro':
       return runMacro(rest);
     case 'prefix': {
+      const { formatPrefixTable, parsePrefixArgs, runPrefixBench } = await import('./macro/prefix-affinity.js');
       const rows = await runPrefixBench(parsePrefixArgs(rest));
       if (json) for (const r of rows) process.stdout.write(JSON.stringify({ suite: 'prefix', ...r }) + '\n');
       else process.stdout.write(formatPrefixTable(rows) + '\n');
@@ -104,8 +125,10 @@ export async function runBench(argv: string[]): Promise<number> {
       return runLedgerBench(rest);
     }
     case null: {
-      const micro = await runMicro(json);
-      const macro = await runMacro(rest);
+      const micro = await runMicro(json, only);
+      // --module NAME is micro's; the macro suite does not take it.
+      const macroArgs = mi >= 0 ? [...rest.slice(0, mi), ...rest.slice(mi + 2)] : rest;
+      const macro = await runMacro(macroArgs);
       return Math.max(micro, macro);
     }
     default:

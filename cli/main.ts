@@ -9,16 +9,15 @@ usage:
   switchyard serve [--config FILE] [--port N] [--host H] [--threads N] [--transport uws|node]
   switchyard check FILE
   switchyard simulate [--profile FILE] [--port N] [--host H]
-  switchyard bench [micro|macro|observability|ledger] [--json] [--duration S]
-  switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider] [--since ISO] [--config FILE] [--json]
+  switchyard bench [micro|macro|observability|stream|ledger|compare] [--json] [--duration S]
+  switchyard usage [--by tenant|owner|scenario|alias|lane|pool|provider|outcome] [--since ISO] [--config FILE] [--json]
+  switchyard scenarios [--since ISO] [--config FILE] [--json]
+  switchyard replay TRACE [--config FILE] [--pools FILE] [--out DIR] [--seed N]
+  switchyard trace generate|record|check ...
   switchyard keys create --tenant T [--owner O] [--id ID] [--aliases A,B] | keys revoke ID | keys list [--json]
 
 environment: SWITCHYARD_CONFIG, SWITCHYARD_DATA_DIR (default ./data), SWITCHYARD_REDIS_URL, SWITCHYARD_DATABASE_URL, PORT
 `;
-
-const PLANNED: Record<string, string> = {
-  replay: 'capacity replay (issue: bench suites and capacity replay)',
-};
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -40,9 +39,21 @@ async function main(argv: string[]): Promise<number> {
       const { runUsage } = await import('./usage.js');
       return runUsage(rest);
     }
+    case 'scenarios': {
+      const { runScenarios } = await import('./scenarios.js');
+      return runScenarios(rest);
+    }
     case 'bench': {
       const { runBench } = await import('../bench/index.js');
       return runBench(rest);
+    }
+    case 'replay': {
+      const { runReplayCli } = await import('../replay/cli.js');
+      return runReplayCli(rest);
+    }
+    case 'trace': {
+      const { runTraceCli } = await import('../replay/cli.js');
+      return runTraceCli(rest);
     }
     case undefined:
     case 'help':
@@ -51,10 +62,6 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return cmd === undefined ? 2 : 0;
     default:
-      if (cmd in PLANNED) {
-        process.stderr.write(`switchyard ${cmd}: not available in this version yet — ${PLANNED[cmd]}.\n`);
-        return 2;
-      }
       process.stderr.write(`switchyard: unknown command '${cmd}'\n\n${HELP}`);
       return 2;
   }

@@ -50,7 +50,7 @@ export async function runUsage(argv: string[], env: NodeJS.ProcessEnv = process.
     return 1;
   }
   if (json) {
-    process.stdout.write(JSON.stringify(rows.map((r) => ({ [by]: r.key, requests: r.requests, input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens, total_tokens: r.total_tokens, cost_usd: r.cost_usd }))) + '\n');
+    process.stdout.write(JSON.stringify(rows.map((r) => ({ [by]: r.key, requests: r.requests, input_tokens: r.input_tokens, cached_input_tokens: r.cached_input_tokens, output_tokens: r.output_tokens, total_tokens: r.total_tokens, cost_usd: r.cost_usd, failed_attempts_cost_usd: r.failed_attempts_cost_usd }))) + '\n');
     return 0;
   }
   process.stdout.write(usageTable(by, rows));
@@ -59,12 +59,12 @@ export async function runUsage(argv: string[], env: NodeJS.ProcessEnv = process.
 
 /** The table: one line per group, most expensive first, and a total line. */
 export function usageTable(by: string, rows: readonly UsageTotals[]): string {
-  const head = [by, 'requests', 'input_tokens', 'cached_input', 'output_tokens', 'total_tokens', 'cost_usd'];
+  const head = [by, 'requests', 'input_tokens', 'cached_input', 'output_tokens', 'total_tokens', 'cost_usd', 'failed_attempts_usd'];
   const fmt = (r: UsageTotals): string[] => [
     r.key === '' ? '(none)' : r.key, String(r.requests), String(r.input_tokens), String(r.cached_input_tokens), String(r.output_tokens),
-    String(r.total_tokens), r.cost_usd.toFixed(6),
+    String(r.total_tokens), r.cost_usd.toFixed(6), r.failed_attempts_cost_usd.toFixed(6),
   ];
-  const total: UsageTotals = { key: 'TOTAL', requests: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, total_tokens: 0, cost_usd: 0 };
+  const total: UsageTotals = { key: 'TOTAL', requests: 0, input_tokens: 0, cached_input_tokens: 0, output_tokens: 0, total_tokens: 0, cost_usd: 0, failed_attempts_cost_usd: 0 };
   for (const r of rows) {
     total.requests += r.requests;
     total.input_tokens += r.input_tokens;
@@ -72,6 +72,7 @@ export function usageTable(by: string, rows: readonly UsageTotals[]): string {
     total.output_tokens += r.output_tokens;
     total.total_tokens += r.total_tokens;
     total.cost_usd += r.cost_usd;
+    total.failed_attempts_cost_usd += r.failed_attempts_cost_usd;
   }
   const lines = [head, ...rows.map(fmt), fmt(total)];
   const widths = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));

@@ -16,3 +16,5 @@ export { parseTraceparent, formatTraceparent, samplerFromEnv, isSampled, type Sa
 export { establishedConnections } from './telemetry/connections.js';
 export { dashboardData, DASHBOARD_HTML, type DashboardData } from './telemetry/dashboard.js';
 export * from './ledger/index.js';
+export { compileScenarios, compileScenario, judge, OutputCollector, type Scenario, type FailedCheck } from './scenarios/scenarios.js';
+export { scenarioReport, formatScenarioReport, type ScenarioRow, type ScenarioSummary } from './scenarios/report.js';

@@ -14,6 +14,12 @@
 // During the throughput slices the CPU time (user + system, /proc) of the serving process and of the
 // simulator is summed, and reported per request: where a ratio moves, this says which process paid.
 //
+// The peer: the open-source Portkey gateway (npm `@portkey-ai/gateway`, a devDependency), started headless
+// (`build/start-server.js --headless --port=N`) in front of the same simulator; each request names the
+// simulator as its OpenAI-compatible host (`x-portkey-provider: openai`, `x-portkey-custom-host`). It is
+// measured in the same alternating slices. Only non-streaming: on Node 20 its streaming path fails (see
+// BENCHMARKS.md).
+//
 // Issue 2 targets: gateway rps >= 0.8 x proxy rps at 64 connections; at c=1 the gateway's added p50
 // (over direct) <= proxy's added p50 + 50 µs, and added p99 <= proxy's added p99 + 250 µs.
 
@@ -29,6 +35,7 @@ import { parseArgs } from 'node:util';
 import hdr from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { Client } from 'undici';
+import { createServer } from 'node:net';
 
 // ---------------------------------------------------------------------------------------------------
 // autocannon has no typings: the slice of its API used here, loaded through require.
@@ -64,7 +71,7 @@ const autocannon = require('autocannon') as Autocannon;
 // ---------------------------------------------------------------------------------------------------
 // Settings
 
-export const TARGET_NAMES = ['direct', 'proxy', 'gateway'] as const;
+export const TARGET_NAMES = ['direct', 'proxy', 'gateway', 'portkey'] as const;
 export type TargetName = (typeof TARGET_NAMES)[number];
 
 export interface MacroOptions {
@@ -100,7 +107,8 @@ const DEFAULTS: MacroOptions = {
   c1Slice: 500,
   c1Warmup: 300,
   threads: 1,
-  targets: [...TARGET_NAMES],
+  // The peer is measured when its package is installed (it is a devDependency).
+  targets: TARGET_NAMES.filter((n) => n !== 'portkey' || portkeyEntry() !== null),
   json: false,
   upstream: null,
   verbose: false,
@@ -119,7 +127,7 @@ export const BENCH_KEY = 'sk-switchyard-bench';
 export const PROVIDER_KEY_ENV = 'SWITCHYARD_BENCH_PROVIDER_KEY';
 export const PROVIDER_KEY = 'sk-bench-upstream';
 export const GATEWAY_ALIAS = 'bench.fast';
-const PROVIDER_MODEL = 'gpt-4o-mini';
+export const PROVIDER_MODEL = 'gpt-4o-mini';
 const CHAT_PATH = '/v1/chat/completions';
 const READY_TIMEOUT_MS = 20_000;
 /** Upstream keep-alive connections, the same for the reference proxy and the gateway's provider. */
@@ -136,7 +144,7 @@ export function requestBody(model: string): string {
 // ---------------------------------------------------------------------------------------------------
 // Output helpers: progress on stderr always.
 
-function progress(msg: string): void {
+export function progress(msg: string): void {
   process.stderr.write(`[bench macro] ${msg}\n`);
 }
 
@@ -144,7 +152,7 @@ function progress(msg: string): void {
 // Child processes
 
 /** dist/ root: this file is dist/bench/macro/gateway.js. */
-const DIST = fileURLToPath(new URL('../../', import.meta.url));
+export const DIST = fileURLToPath(new URL('../../', import.meta.url));
 
 export class Child {
   readonly name: string;
@@ -354,7 +362,7 @@ export function processCpuMs(pid: number | null): number | null {
   }
 }
 
-function newHistogram(): Histogram {
+export function newHistogram(): Histogram {
   // ns, 3 significant digits (0.1 %: ±0.1 µs at 100 µs), up to 60 s.
   return hdr.build({
     bitBucketSize: 64,
@@ -366,17 +374,34 @@ function newHistogram(): Histogram {
   });
 }
 
-function makeTarget(name: TargetName, origin: string): Target {
+/** Portkey's server entry (node_modules/@portkey-ai/gateway/build/start-server.js), or null when not installed. */
+export function portkeyEntry(): string | null {
+  try {
+    const pkg = require.resolve('@portkey-ai/gateway/package.json');
+    const file = join(pkg, '..', 'build', 'start-server.js');
+    return existsSync(file) ? file : null;
+  } catch {
+    return null;
+  }
+}
+
+function makeTarget(name: TargetName, origin: string, sim: string): Target {
+  // The same headers to every target (only the gateway reads the switchyard ones); Portkey also needs to be
+  // told where the provider is, and forwards the Authorization header to it.
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    authorization: `Bearer ${name === 'portkey' ? PROVIDER_KEY : BENCH_KEY}`,
+    'x-switchyard-scenario': 'bench',
+  };
+  if (name === 'portkey') {
+    headers['x-portkey-provider'] = 'openai';
+    headers['x-portkey-custom-host'] = sim + '/v1';
+  }
   return {
     name,
     origin,
     body: requestBody(name === 'gateway' ? GATEWAY_ALIAS : PROVIDER_MODEL),
-    // The same headers to every target; only the gateway reads them.
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Bearer ${BENCH_KEY}`,
-      'x-switchyard-scenario': 'bench',
-    },
+    headers,
     tputLatency: newHistogram(),
     ok2xx: 0,
     seconds: 0,
@@ -517,7 +542,12 @@ export interface MacroResult {
   direct?: TargetResult;
   proxy?: TargetResult;
   gateway?: TargetResult;
+  portkey?: TargetResult;
   gateway_vs_proxy_rps: number | null;
+  /** The peer comparison: gateway rps ÷ Portkey rps at the same connections (null: not measured). */
+  gateway_vs_portkey_rps: number | null;
+  portkey_added_p50_us: number | null;
+  portkey_added_p99_us: number | null;
   gateway_added_p50_us: number | null;
   proxy_added_p50_us: number | null;
   gateway_added_p99_us: number | null;
@@ -569,6 +599,8 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
   const d = results.direct;
   const p = results.proxy;
   const g = results.gateway;
+  const pk = results.portkey;
+  const gwVsPortkey = g !== undefined && pk !== undefined && pk.rps > 0 ? round3(g.rps / pk.rps) : null;
   const gwVsProxy = g !== undefined && p !== undefined && p.rps > 0 ? round3(g.rps / p.rps) : null;
   const gAdd50 = g !== undefined && d !== undefined ? round1(g.c1_p50_us - d.c1_p50_us) : null;
   const pAdd50 = p !== undefined && d !== undefined ? round1(p.c1_p50_us - d.c1_p50_us) : null;
@@ -586,13 +618,16 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
       ? { pass: gAdd99 <= pAdd99 + T.maxExtraP99Us, gateway_us: gAdd99, limit_us: round1(pAdd99 + T.maxExtraP99Us) }
       : null;
   let failed = 0;
-  for (const r of [d, p, g]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
+  for (const r of [d, p, g, pk]) if (r !== undefined) failed += r.non2xx + r.errors + r.timeouts + r.c1_failures;
   const clean = { pass: failed === 0, failed_requests: failed };
   const pass = rpsCheck !== null && p50Check !== null && p99Check !== null ? rpsCheck.pass && p50Check.pass && p99Check.pass && clean.pass : null;
 
   const out: MacroResult = {
     suite: 'macro',
     gateway_vs_proxy_rps: gwVsProxy,
+    gateway_vs_portkey_rps: gwVsPortkey,
+    portkey_added_p50_us: pk !== undefined && d !== undefined ? round1(pk.c1_p50_us - d.c1_p50_us) : null,
+    portkey_added_p99_us: pk !== undefined && d !== undefined ? round1(pk.c1_p99_us - d.c1_p99_us) : null,
     gateway_added_p50_us: gAdd50,
     proxy_added_p50_us: pAdd50,
     gateway_added_p99_us: gAdd99,
@@ -604,6 +639,7 @@ export function judge(results: Partial<Record<TargetName, TargetResult>>, settin
   if (d !== undefined) out.direct = d;
   if (p !== undefined) out.proxy = p;
   if (g !== undefined) out.gateway = g;
+  if (pk !== undefined) out.portkey = pk;
   return out;
 }
 
@@ -646,6 +682,7 @@ export function formatTable(r: MacroResult): string {
     lines.push(`${mark(c.c1_added_p50.pass)}  c=1 gateway added p50 = ${c.c1_added_p50.gateway_us.toFixed(1)} µs (target <= proxy added + 50 = ${c.c1_added_p50.limit_us.toFixed(1)} µs)`);
   if (c.c1_added_p99 !== null)
     lines.push(`${mark(c.c1_added_p99.pass)}  c=1 gateway added p99 = ${c.c1_added_p99.gateway_us.toFixed(1)} µs (target <= proxy added + 250 = ${c.c1_added_p99.limit_us.toFixed(1)} µs)`);
+  if (r.gateway_vs_portkey_rps !== null) lines.push(`peer  gateway rps / Portkey rps = ${r.gateway_vs_portkey_rps.toFixed(3)}; c=1 added p50: gateway ${r.gateway_added_p50_us ?? '?'} µs, Portkey ${r.portkey_added_p50_us ?? '?'} µs`);
   lines.push(`${mark(c.clean.pass)}  failed requests: ${c.clean.failed_requests}`);
   lines.push(r.pass === null ? 'RESULT  incomplete (gateway, proxy and direct are all needed for a verdict)' : `RESULT  ${r.pass ? 'PASS' : 'FAIL'}`);
   return lines.join('\n') + '\n';
@@ -696,15 +733,16 @@ export function parseMacroArgs(argv: string[]): MacroOptions {
   };
   if (values.targets !== undefined) {
     const names = values.targets.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway)`);
+    for (const n of names) if (!(TARGET_NAMES as readonly string[]).includes(n)) throw new Error(`--targets: unknown target ${n} (direct, proxy, gateway, portkey)`);
     o.targets = TARGET_NAMES.filter((n) => names.includes(n));
-    if (o.targets.length === 0) throw new Error('--targets: name at least one of direct, proxy, gateway');
+    if (o.targets.length === 0) throw new Error('--targets: name at least one of direct, proxy, gateway, portkey');
+    if (o.targets.includes('portkey') && portkeyEntry() === null) throw new Error('--targets: portkey needs the @portkey-ai/gateway package (npm install)');
   }
   return o;
 }
 
 export const MACRO_USAGE = `switchyard bench macro [--json] [--duration S] [--slice S] [--warmup S] [--connections N]
-    [--c1-requests N] [--c1-slice N] [--c1-warmup N] [--threads N] [--targets direct,proxy,gateway]
+    [--c1-requests N] [--c1-slice N] [--c1-warmup N] [--threads N] [--targets direct,proxy,gateway,portkey]
     [--upstream URL] [--verbose]
   Starts the simulator, the reference proxy and the gateway (from dist/) as child processes and measures
   each at --connections (default 64) for --duration seconds (default 10) and at concurrency 1
@@ -735,7 +773,7 @@ process.once('SIGTERM', stop); process.once('SIGINT', stop);`;
   return new URL(await child.waitForUrl(/simulator listening on/)).origin;
 }
 
-async function startProxy(children: Child[], upstream: string, verbose: boolean): Promise<string> {
+export async function startProxy(children: Child[], upstream: string, verbose: boolean): Promise<string> {
   const file = join(DIST, 'bench', 'reference-proxy.js');
   if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\``);
   const child = new Child('proxy', [file, '--upstream', upstream, '--port', '0', '--api-key', PROVIDER_KEY, '--connections', String(UPSTREAM_CONNECTIONS)], process.env, verbose);
@@ -743,7 +781,7 @@ async function startProxy(children: Child[], upstream: string, verbose: boolean)
   return child.waitForUrl(/reference proxy listening on/);
 }
 
-async function startGateway(children: Child[], upstream: string, threads: number, workdir: string, verbose: boolean): Promise<string> {
+export async function startGateway(children: Child[], upstream: string, threads: number, workdir: string, verbose: boolean): Promise<string> {
   const cli = join(DIST, 'cli', 'main.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (or measure without it: --targets direct,proxy)`);
   const configFile = join(workdir, 'gateway.yaml');
@@ -753,6 +791,30 @@ async function startGateway(children: Child[], upstream: string, threads: number
   const child = new Child('gateway', [cli, 'serve', '--config', configFile, '--port', '0', '--host', '127.0.0.1', '--threads', String(threads)], env, verbose);
   children.push(child);
   return child.waitForUrl(/switchyard listening on/);
+}
+
+/** A free loopback port (Portkey takes --port=N and prints localhost, not the port it got from 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPortkey(children: Child[], verbose: boolean): Promise<string> {
+  const file = portkeyEntry();
+  if (file === null) throw new Error('@portkey-ai/gateway is not installed (npm install)');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production' };
+  const child = new Child('portkey', [file, `--port=${port}`, '--headless'], env, verbose);
+  children.push(child);
+  await child.waitForUrl(/localhost:/);
+  return `http://127.0.0.1:${port}`;
 }
 
 function checkChildren(children: readonly Child[]): void {
@@ -824,11 +886,15 @@ export async function runMacro(argv: string[]): Promise<number> {
       progress(`starting the gateway (--threads ${opts.threads})`);
       starts.push(startGateway(children, sim, opts.threads, workdir, opts.verbose).then((u) => void (origins.gateway = u)));
     }
+    if (opts.targets.includes('portkey')) {
+      progress('starting the Portkey gateway (headless)');
+      starts.push(startPortkey(children, opts.verbose).then((u) => void (origins.portkey = u)));
+    }
     await Promise.all(starts);
     const pidOf = (name: string): number | null => children.find((c) => c.name === name)?.proc.pid ?? null;
     for (const name of opts.targets) {
       progress(`${name} at ${origins[name]}`);
-      const t = makeTarget(name, origins[name]!);
+      const t = makeTarget(name, origins[name]!, sim);
       t.simPid = pidOf('simulator');
       t.pid = name === 'direct' ? t.simPid : pidOf(name);
       targets.push(t);

@@ -61,6 +61,12 @@ export async function run(): Promise<MicroResult[]> {
   const out = new PromptAssembly();
   if (!assemblePrompt(agent, template, out) || out.messagesJson.length < 6000) throw new Error('bench setup: agent prompt should be ~8 KB');
   const canonical = tr.buildBody(agent, '', out.messagesJson, out.toolsJson);
+  // The cases this module started with (bench suites, issue 10): the previous prefix hash on two shapes.
+  const system = 'You summarize CRM notes for account managers. Be brief, factual, and name the next step. '.repeat(20); // ~1.8 KB
+  const small = { model: 'crm.summary.fast', messages: [{ role: 'system', content: system }, { role: 'user', content: 'Note: called the customer, renewal next week.' }] } as unknown as ChatCompletionRequest;
+  const turns = [];
+  for (let i = 0; i < 10; i++) turns.push({ role: 'user', content: `Question ${i}: ${'details '.repeat(30)}` }, { role: 'assistant', content: `Answer ${i}: ${'reply '.repeat(40)}` });
+  const convo = { model: 'crm.chat', messages: [{ role: 'system', content: system }, ...turns, { role: 'user', content: 'And now?' }] } as unknown as ChatCompletionRequest;
 
   let sink = 0;
   const bench = new Bench({ name: 'prompt assembly', time: 300, warmupTime: 100 });
@@ -80,6 +86,16 @@ export async function run(): Promise<MicroResult[]> {
     .add('agent step 8 (~8 KB): assemblePrompt with ops-agent template (5 tools)', batched(() => (assemblePrompt(agent, template, out) ? out.messagesJson.length : 0)))
     .add('agent step 8 (~8 KB): stablePrefixHash (previous prefix hash)', batched(() => stablePrefixHash(agent)))
     .add('agent step 8: buildBody from the assembled prompt (~16 KB)', batched(() => tr.buildBody(agent, 'llama', out.messagesJson, out.toolsJson).length))
+    .add('stablePrefixHash, 1.8 KB system prompt', () => {
+      sink ^= stablePrefixHash(small);
+    })
+    .add('stablePrefixHash, system + 20 turns (~8 KB)', () => {
+      sink ^= stablePrefixHash(convo);
+    })
+    .add('assemblePrompt, 1.8 KB system prompt', batched(() => (assemblePrompt(small, null, out) ? out.prefixHash : 0)))
+    .add('assemblePrompt, system + 20 turns (~8 KB)', () => {
+      sink ^= assemblePrompt(convo, null, out) ? out.prefixHash : 0;
+    })
     .add('responseCacheKey: SHA-256 of the ~16 KB canonical request', () => {
       sink += responseCacheKey('acme', 3, 'ops.agent', canonical).length;
     });

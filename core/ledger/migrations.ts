@@ -94,6 +94,14 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     sqlite: `ALTER TABLE usage_events ADD COLUMN failed_check TEXT;`,
     postgres: `ALTER TABLE {schema}.usage_events ADD COLUMN failed_check TEXT;`,
   },
+  {
+    version: 4,
+    name: 'usage_events_failed_attempts_cost',
+    // What attempts that did not produce the answer cost (failed, re-asked): \`usage\` and \`scenarios\` sum it.
+    // Rows written before this version read 0.
+    sqlite: `ALTER TABLE usage_events ADD COLUMN failed_attempts_cost_usd REAL NOT NULL DEFAULT 0;`,
+    postgres: `ALTER TABLE {schema}.usage_events ADD COLUMN failed_attempts_cost_usd DOUBLE PRECISION NOT NULL DEFAULT 0;`,
+  },
 ]);
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

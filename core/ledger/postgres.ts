@@ -12,7 +12,7 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
   route_lane: 'text', pool_id: 'text', provider: 'text', model: 'text', prompt_version: 'integer', canary: 'boolean',
   attempts: 'jsonb', stop_reason: 'text', queue_time_ms: 'float8', ttft_ms: 'float8', latency_ms: 'float8', input_tokens: 'bigint',
   cached_input_tokens: 'bigint', output_tokens: 'bigint', tokens_estimated: 'boolean', cost_usd: 'float8', cache: 'text',
-  policy_violations: 'jsonb', status: 'integer', outcome: 'text', failed_check: 'text', error_code: 'text', stream: 'boolean',
+  policy_violations: 'jsonb', status: 'integer', outcome: 'text', failed_check: 'text', error_code: 'text', stream: 'boolean', failed_attempts_cost_usd: 'float8',
 };
 
 export interface PostgresLedgerOptions {
@@ -99,10 +99,10 @@ export class PostgresLedgerStore implements LedgerStore {
     const col = GROUP_COLUMNS[q.by];
     const since = normalizeSince(q.since);
     const sql =
-      `SELECT ${col} AS k, COUNT(*) AS requests, SUM(input_tokens) AS i, SUM(cached_input_tokens) AS c, SUM(output_tokens) AS o, SUM(cost_usd) AS cost ` +
+      `SELECT ${col} AS k, COUNT(*) AS requests, SUM(input_tokens) AS i, SUM(cached_input_tokens) AS c, SUM(output_tokens) AS o, SUM(cost_usd) AS cost, SUM(failed_attempts_cost_usd) AS f ` +
       `FROM ${this.table} ${since === null ? '' : 'WHERE ts >= $1 '}GROUP BY ${col} ORDER BY cost DESC, k`;
     const res = await this.pool.query(sql, since === null ? [] : [since]);
-    return res.rows.map((r: Record<string, unknown>) => totalsOf(r.k, r.requests, r.i, r.c, r.o, r.cost));
+    return res.rows.map((r: Record<string, unknown>) => totalsOf(r.k, r.requests, r.i, r.c, r.o, r.cost, r.f));
   }
 
   async events(opts: { since?: string | null; limit?: number } = {}): Promise<UsageRow[]> {

@@ -39,6 +39,8 @@ export class UsageRow {
   failed_check: string | null = null;
   error_code: string | null = null;
   stream = false;
+  /** Of `cost_usd`, what the attempts that did not produce the answer cost (failed, re-asked). */
+  failed_attempts_cost_usd = 0;
 }
 
 /** Column order of the table (and of the values of one row), the contract's field order. */
@@ -46,7 +48,7 @@ export const COLUMNS = [
   'request_id', 'ts', 'tenant', 'key_id', 'owner', 'scenario_id', 'alias', 'route_lane', 'pool_id', 'provider', 'model',
   'prompt_version', 'canary', 'attempts', 'stop_reason', 'queue_time_ms', 'ttft_ms', 'latency_ms', 'input_tokens',
   'cached_input_tokens', 'output_tokens', 'tokens_estimated', 'cost_usd', 'cache', 'policy_violations', 'status', 'outcome',
-  'failed_check', 'error_code', 'stream',
+  'failed_check', 'error_code', 'stream', 'failed_attempts_cost_usd',
 ] as const satisfies ReadonlyArray<keyof UsageRow>;
 
 const q = JSON.stringify;
@@ -98,6 +100,13 @@ export function copyRecord(r: TraceRecord, row: UsageRow): void {
   row.failed_check = r.failed_check;
   row.error_code = r.error_code;
   row.stream = r.stream;
+  // Every attempt but the one that answered (the last, when the request was answered) is spend that did
+  // not produce the answer.
+  const a = r.attempts;
+  const failed = r.status === 200 ? a.length - 1 : a.length;
+  let f = 0;
+  for (let i = 0; i < failed; i++) f += a[i]!.cost_usd;
+  row.failed_attempts_cost_usd = f;
 }
 
 /** Copy a row (or a plain object of the same fields, e.g. one posted by another thread) into `row`. */
@@ -160,6 +169,7 @@ export const GROUP_COLUMNS = {
   lane: 'route_lane',
   pool: 'pool_id',
   provider: 'provider',
+  outcome: 'outcome',
 } as const;
 export type GroupBy = keyof typeof GROUP_COLUMNS;
 
@@ -176,6 +186,8 @@ export interface UsageTotals {
   output_tokens: number;
   total_tokens: number;
   cost_usd: number;
+  /** Of `cost_usd`, what failed or re-asked attempts cost. */
+  failed_attempts_cost_usd: number;
 }
 
 export interface UsageQuery {
@@ -217,7 +229,7 @@ export function normalizeSince(since: string | null | undefined): string | null 
 }
 
 /** Sum of a group's row, numbers made numbers (Postgres returns bigint sums as strings). */
-export function totalsOf(key: unknown, requests: unknown, input: unknown, cached: unknown, output: unknown, cost: unknown): UsageTotals {
+export function totalsOf(key: unknown, requests: unknown, input: unknown, cached: unknown, output: unknown, cost: unknown, failed: unknown = 0): UsageTotals {
   const i = Number(input ?? 0);
   const o = Number(output ?? 0);
   return {
@@ -228,5 +240,6 @@ export function totalsOf(key: unknown, requests: unknown, input: unknown, cached
     output_tokens: o,
     total_tokens: i + o,
     cost_usd: Number(cost ?? 0),
+    failed_attempts_cost_usd: Number(failed ?? 0),
   };
 }

@@ -108,11 +108,11 @@ export class SqliteLedgerStore implements LedgerStore {
     const col = GROUP_COLUMNS[q.by];
     const since = normalizeSince(q.since);
     const sql =
-      `SELECT ${col} AS k, COUNT(*) AS requests, SUM(input_tokens) AS i, SUM(cached_input_tokens) AS c, SUM(output_tokens) AS o, SUM(cost_usd) AS cost ` +
+      `SELECT ${col} AS k, COUNT(*) AS requests, SUM(input_tokens) AS i, SUM(cached_input_tokens) AS c, SUM(output_tokens) AS o, SUM(cost_usd) AS cost, SUM(failed_attempts_cost_usd) AS f ` +
       `FROM usage_events ${since === null ? '' : 'WHERE ts >= ? '}GROUP BY ${col} ORDER BY cost DESC, k`;
     const stmt = this.db.prepare(sql);
     const rows = (since === null ? stmt.all() : stmt.all(since)) as Array<Record<string, unknown>>;
-    return rows.map((r) => totalsOf(r.k, r.requests, r.i, r.c, r.o, r.cost));
+    return rows.map((r) => totalsOf(r.k, r.requests, r.i, r.c, r.o, r.cost, r.f));
   }
 
   async events(opts: { since?: string | null; limit?: number } = {}): Promise<UsageRow[]> {

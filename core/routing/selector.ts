@@ -47,6 +47,11 @@ export class LoadBoard {
 }
 
 
+/** Per member of the pool being chosen from: its expected queue, and whether it is a candidate (1), skipped
+ *  by the filter (2) or not allowed (0). Module scratch, grown as needed: choice is synchronous, one at a time. */
+let queues = new Float64Array(16);
+let states = new Uint8Array(16);
+
 /**
  * The replica for a request with prefix hash `prefixHash` (0: none), among the allowed members the
  * filter does not skip; null when none is allowed. `seq` breaks ties without a prefix.
@@ -60,29 +65,50 @@ export function chooseReplica(
   filter: MemberFilter | null,
 ): PoolMember | null {
   const members = pool.members;
+  const n = members.length;
+  if (queues.length < n) {
+    queues = new Float64Array(Math.max(n, queues.length * 2));
+    states = new Uint8Array(queues.length);
+  }
+  const q = queues;
+  const st = states;
+  const any = allowedProviders.length === 0;
+  // One pass: each member's expected queue and standing, asked once (the filter and the board too).
   let best = Infinity;
   let candidates = 0;
-  for (let pass = 0; pass < 2 && candidates === 0; pass++) {
-    // Second pass: every allowed member is skipped (ejected): better one of them than none.
-    for (let i = 0; i < members.length; i++) {
-      const m = members[i]!;
-      if (allowedProviders.length > 0 && !allowedProviders.includes(m.provider.name)) continue;
-      if (pass === 0 && filter !== null && filter.skip(m)) continue;
-      candidates++;
-      const q = board.expectedQueue(m, pool.maxBatch);
-      if (q < best) best = q;
+  let skipped = 0;
+  for (let i = 0; i < n; i++) {
+    const m = members[i]!;
+    if (!any && !allowedProviders.includes(m.provider.name)) {
+      st[i] = 0;
+      continue;
     }
-    if (candidates === 0 && pass === 0) filter = null;
+    const e = board.expectedQueue(m, pool.maxBatch);
+    q[i] = e;
+    if (filter !== null && filter.skip(m)) {
+      st[i] = 2;
+      skipped++;
+      continue;
+    }
+    st[i] = 1;
+    candidates++;
+    if (e < best) best = e;
   }
-  if (candidates === 0) return null;
+  if (candidates === 0) {
+    if (skipped === 0) return null;
+    // Every allowed member is skipped (ejected): better one of them than none.
+    for (let i = 0; i < n; i++) {
+      if (st[i] !== 2) continue;
+      st[i] = 1;
+      if (q[i]! < best) best = q[i]!;
+    }
+  }
   let chosen: PoolMember | null = null;
   let chosenScore = -1;
   const bound = prefixHash === 0 ? best : best + AFFINITY_SLACK;
-  for (let i = 0; i < members.length; i++) {
+  for (let i = 0; i < n; i++) {
+    if (st[i] !== 1 || q[i]! > bound) continue;
     const m = members[i]!;
-    if (allowedProviders.length > 0 && !allowedProviders.includes(m.provider.name)) continue;
-    if (filter !== null && filter.skip(m)) continue;
-    if (board.expectedQueue(m, pool.maxBatch) > bound) continue;
     const score = prefixHash === 0 ? mix(seq ^ Math.imul(board.of(m).key, 0x9e3779b1)) : mix(prefixHash ^ Math.imul(board.of(m).key, 0x9e3779b1));
     if (score > chosenScore) {
       chosenScore = score;

@@ -275,7 +275,7 @@ describe('switchyard serve / usage: ledger errors', () => {
     expect(none.stderr).toContain(`no ledger at ${join(dir, 'ledger.sqlite')}`);
     const by = spawnSync(process.execPath, [MAIN, 'usage', '--by', 'planet'], { env, encoding: 'utf8' });
     expect(by.status).toBe(2);
-    expect(by.stderr).toContain("--by must be one of tenant, owner, scenario, alias, lane, pool, provider (got 'planet')");
+    expect(by.stderr).toContain("--by must be one of tenant, owner, scenario, alias, lane, pool, provider, outcome (got 'planet')");
     const since = spawnSync(process.execPath, [MAIN, 'usage', '--since', 'last tuesday'], { env, encoding: 'utf8' });
     expect(since.status).toBe(2);
     expect(since.stderr).toContain("--since: not an ISO date or date-time: 'last tuesday'");

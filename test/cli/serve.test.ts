@@ -149,10 +149,16 @@ describe('switchyard serve: limits across threads, keys and reload', () => {
     const url = await s.listening;
     // Short-lived agents so both threads get connections.
     const agents = Array.from({ length: 8 }, () => new Agent({ connections: 50 }));
+    const t0 = performance.now();
     const answers = await Promise.all(Array.from({ length: 400 }, (_, i) => chat(url, agents[i % 8]!)));
+    const elapsedMs = performance.now() - t0;
     await Promise.all(agents.map((a) => a.close()));
-    expect(answers.filter((a) => a.status === 200)).toHaveLength(100);
-    expect(answers.filter((a) => a.status === 429)).toHaveLength(300);
+    // Exactly 100 — plus what the bucket refills while the burst lasts (one request per 600 ms: none on
+    // an idle machine, a few when a loaded one stretches the burst over seconds).
+    const admitted = answers.filter((a) => a.status === 200).length;
+    expect(admitted).toBeGreaterThanOrEqual(100);
+    expect(admitted).toBeLessThanOrEqual(100 + Math.floor(elapsedMs / 600));
+    expect(answers.filter((a) => a.status === 429)).toHaveLength(400 - admitted);
     expect(new Set(answers.map((a) => a.id.slice(0, a.id.lastIndexOf('_')))).size).toBe(2);
     s.child.kill('SIGTERM');
     expect(await s.exit).toBe(0);

@@ -8,7 +8,10 @@ import { sampleRecord, type StoreFixture } from '../helpers/ledgers.js';
 import type { TraceRecord } from '../../core/telemetry/trace.js';
 
 function expectRowMatches(row: UsageRow, r: TraceRecord): void {
-  const { attempts, policy_violations, ...rest } = row;
+  const { attempts, policy_violations, failed_attempts_cost_usd, ...rest } = row;
+  // Every attempt but the answering one (the last, when answered) is failed spend.
+  const failed = r.status === 200 ? r.attempts.slice(0, -1) : r.attempts;
+  expect(failed_attempts_cost_usd).toBeCloseTo(failed.reduce((n, a) => n + a.cost_usd, 0), 12);
   expect(rest).toEqual({
     request_id: r.request_id, ts: r.ts, tenant: r.tenant, key_id: r.key_id, owner: r.owner, scenario_id: r.scenario_id, alias: r.alias,
     route_lane: r.route_lane, pool_id: r.pool_id, provider: r.provider, model: r.model, prompt_version: r.prompt_version, canary: r.canary,

@@ -318,7 +318,7 @@ function mixedSuite(name: string, open: () => Promise<{ store: LedgerStore; clea
         expect(r.status).toBe(0);
         const printed = JSON.parse(r.stdout) as Array<Record<string, number | string>>;
         const want = await fx.store.usage({ by: 'alias' });
-        expect(printed).toEqual(want.map((g) => ({ alias: g.key, requests: g.requests, input_tokens: g.input_tokens, cached_input_tokens: g.cached_input_tokens, output_tokens: g.output_tokens, total_tokens: g.total_tokens, cost_usd: g.cost_usd })));
+        expect(printed).toEqual(want.map((g) => ({ alias: g.key, requests: g.requests, input_tokens: g.input_tokens, cached_input_tokens: g.cached_input_tokens, output_tokens: g.output_tokens, total_tokens: g.total_tokens, cost_usd: g.cost_usd, failed_attempts_cost_usd: g.failed_attempts_cost_usd })));
         const table = spawnSync(process.execPath, [main, 'usage', '--by', 'alias'], { env: { ...process.env, SWITCHYARD_DATA_DIR: fx.dataDir!, SWITCHYARD_DATABASE_URL: '' }, encoding: 'utf8' });
         expect(table.stdout).toMatch(/^alias\s+requests\s+input_tokens/);
         expect(table.stdout).toContain('ledger.chat');

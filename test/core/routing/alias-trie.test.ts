@@ -178,17 +178,15 @@ describe('AliasTrie', () => {
     }
   });
 
-  it('scales to 100,000 aliases: fast build, every alias resolves, near misses miss', () => {
+  it('scales to 100,000 aliases: every alias resolves, near misses miss', () => {
     const entries: AliasEntry[] = [];
     for (let i = 0; i < 90_000; i++) {
       entries.push({ pattern: `tenant${i % 1000}.svc${Math.floor(i / 1000)}.model-${i}`, value: entries.length });
     }
     for (let i = 0; i < 10_000; i++) entries.push({ pattern: `team${i}.*`, value: entries.length });
-    const t0 = performance.now();
+    // Build time is measured in bench/micro (alias lookup suite), not asserted here: shared machines are noisy.
     const t = AliasTrie.build(entries);
-    const buildMs = performance.now() - t0;
     expect(t.size).toBe(100_000);
-    expect(buildMs).toBeLessThan(1000);
     expect(t.nodeCount).toBeLessThanOrEqual(2 * entries.length + 1);
 
     for (const e of entries) {
