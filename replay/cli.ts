@@ -1,6 +1,6 @@
 // `switchyard replay TRACE [--config FILE] [--pools FILE] [--out DIR] [--seed N] [--bins N] [--quiet]`
 // `switchyard trace generate --out FILE [--spec FILE] [--pattern P] [--rate R] [--duration S] [--seed N] ...`
-// `switchyard trace record GATEWAY_TRACE --out FILE`
+// `switchyard trace record GATEWAY_TRACE --out FILE` | `switchyard trace record --ledger [--since ISO] --out FILE`
 // `switchyard trace check FILE`
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { packageRoot, parseArgs } from '../cli/args.js';
 import { DEFAULT_SPEC, generateTrace, type GenerateSpec, type Pattern, type TokenDist } from './generate.js';
 import { loadPoolsFile } from './pools.js';
-import { recordFile } from './record.js';
+import { recordFile, recordRows } from './record.js';
 import { writeReport } from './report.js';
 import { EMPTY_POOLS, loadReplayConfig, runReplayAll } from './run.js';
 import { readTraceFile, TraceWriter } from './trace-format.js';
@@ -27,6 +27,8 @@ export const TRACE_USAGE = `usage:
                             [--prefix-groups N] [--period S] [--amplitude X] [--burst-every S]
                             [--burst-length S] [--burst-multiplier X]
   switchyard trace record GATEWAY_TRACE_JSONL --out FILE
+  switchyard trace record --ledger [--since ISO] --out FILE   (the usage ledger serve writes:
+                            SWITCHYARD_DATABASE_URL, else $SWITCHYARD_DATA_DIR/ledger.sqlite)
   switchyard trace check FILE
 `;
 
@@ -191,13 +193,15 @@ export async function runTraceCli(argv: string[]): Promise<number> {
       return 0;
     }
     case 'record': {
-      const a = parseArgs(rest, ['out']);
+      const a = parseArgs(rest, ['out', 'since'], ['ledger']);
       const outPath = a.get('out');
-      if (a.positionals.length !== 1 || outPath === undefined) {
+      const fromLedger = a.has('ledger');
+      if (a.positionals.length !== (fromLedger ? 0 : 1) || outPath === undefined || (!fromLedger && a.get('since') !== undefined)) {
         process.stderr.write(TRACE_USAGE);
         return 2;
       }
-      const r = recordFile(a.positionals[0]!, outPath);
+      const r = fromLedger ? await recordFromLedger(a.get('since') ?? null, outPath) : recordFile(a.positionals[0]!, outPath);
+      if (r === null) return 1;
       process.stdout.write(`trace: ${fmt(r.written)} requests recorded to ${outPath}${r.skipped > 0 ? ` (${fmt(r.skipped)} refused before routing, skipped)` : ''}\n`);
       return 0;
     }
@@ -215,4 +219,29 @@ export async function runTraceCli(argv: string[]): Promise<number> {
       process.stderr.write(`switchyard trace: unknown subcommand '${sub}'\n${TRACE_USAGE}`);
       return 2;
   }
+}
+
+/** Record the requests the usage ledger holds (optionally from `since` on) into a traffic trace. */
+async function recordFromLedger(since: string | null, outPath: string): Promise<{ written: number; skipped: number } | null> {
+  const { openLedgerStore, sqlitePath, normalizeSince } = await import('../core/ledger/index.js');
+  const { existsSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const dataDir = resolve(process.env.SWITCHYARD_DATA_DIR ?? './data');
+  const databaseUrl = process.env.SWITCHYARD_DATABASE_URL ?? '';
+  if (databaseUrl === '' && !existsSync(sqlitePath(dataDir))) {
+    process.stderr.write(`switchyard trace record: no ledger at ${sqlitePath(dataDir)} (set SWITCHYARD_DATA_DIR or SWITCHYARD_DATABASE_URL)\n`);
+    return null;
+  }
+  const store = await openLedgerStore({ dataDir, databaseUrl });
+  let rows;
+  try {
+    rows = await store.events({ since: normalizeSince(since) });
+  } finally {
+    await store.close();
+  }
+  const { requests, skipped } = recordRows(rows);
+  const w = new TraceWriter(outPath);
+  for (const r of requests) w.write(r);
+  w.close();
+  return { written: requests.length, skipped };
 }

@@ -1,7 +1,7 @@
 // `switchyard scenarios` and `switchyard usage --by outcome` over a ledger: the report a platform team
 // reads (issue 12), from rows as the gateway writes them.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,20 @@ describe('switchyard scenarios and usage --by outcome', () => {
     expect(by.error).toMatchObject({ requests: 1, cost_usd: 0 });
     const table = await run(process.execPath, [CLI, 'usage', '--by', 'outcome'], { env: env() });
     expect(table.stdout.split('\n')[0]).toMatch(/^outcome\s+requests.*cost_usd\s+failed_attempts_usd$/);
+  });
+
+  it('trace record --ledger turns the ledger into a traffic trace for replay', async () => {
+    const out = join(dir, 'recorded.jsonl');
+    const { stdout } = await run(process.execPath, [CLI, 'trace', 'record', '--ledger', '--out', out], { env: env() });
+    expect(stdout).toContain('6 requests recorded');
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toMatchObject({ t: 0, alias: 'demo.chat', tenant: 'demo', scenario_id: 'crm-summary', stream: false });
+    expect(lines[5]).toMatchObject({ t: 5, scenario_id: 'adhoc' });
+    const since = await run(process.execPath, [CLI, 'trace', 'record', '--ledger', '--since', '2026-11-25T12:00:05Z', '--out', out], { env: env() });
+    expect(since.stdout).toContain('2 requests recorded');
+    const usage = await run(process.execPath, [CLI, 'trace', 'record', '--ledger', 'extra.jsonl', '--out', out], { env: env() }).then(() => 0, (e: { code: number }) => e.code);
+    expect(usage).toBe(2);
   });
 
   it('bad input: clear errors, exit 2 for arguments, 1 for a missing ledger or a bad config', async () => {
