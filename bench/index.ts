@@ -1,6 +1,7 @@
 // `switchyard bench [SUITE] [--json]`: the benchmark suites.
 //   micro  every dist/bench/micro/*.bench.js module exporting `run(): Promise<Array<{name, ops_per_s, mean_ns}>>`
 //   macro  gateway vs direct-to-simulator vs the bare reference proxy (bench/macro/gateway.ts)
+//   prefix prefix affinity on vs off on a multi-turn agentic trace, GPU pool simulator (bench/macro/prefix-affinity.ts)
 //   ledger usage-ledger insert rate (SQLite, Postgres) and event-loop delay with/without worker offload (bench/ledger.ts)
 //   stream   concurrent SSE streams: added TTFT, added gap between chunks, memory per stream (bench/macro/stream.ts)
 //   compare  two git revisions side by side (bench/compare.ts)
@@ -19,9 +20,11 @@ import { WS_USAGE, runWsBench } from './macro/ws.js';
 
 import type { MicroResult as MicroCase } from './micro/harness.js';
 
-const USAGE = `usage: switchyard bench [micro|macro|observability|stream|ledger|ws] [--json] [--module NAME[,NAME]] [suite options]
+const USAGE = `usage: switchyard bench [micro|macro|observability|stream|ledger|prefix|ws] [--json] [--module NAME[,NAME]] [suite options]
        switchyard bench compare REV_A REV_B [...]   (bench compare --help)
-${MACRO_USAGE}${WS_USAGE}`;
+${MACRO_USAGE}${WS_USAGE}
+prefix options: --sessions N (24) --steps N (8) --replicas N (4) --max-batch N (8) --prefill TOK/S (8000) --decode TOK/S (100)
+`;
 
 const MICRO_DIR = fileURLToPath(new URL('./micro/', import.meta.url));
 
@@ -110,6 +113,13 @@ export async function runBench(argv: string[]): Promise<number> {
     }
     case 'macro':
       return runMacro(rest);
+    case 'prefix': {
+      const { formatPrefixTable, parsePrefixArgs, runPrefixBench } = await import('./macro/prefix-affinity.js');
+      const rows = await runPrefixBench(parsePrefixArgs(rest));
+      if (json) for (const r of rows) process.stdout.write(JSON.stringify({ suite: 'prefix', ...r }) + '\n');
+      else process.stdout.write(formatPrefixTable(rows) + '\n');
+      return rows.some((r) => r.errors > 0) ? 1 : 0;
+    }
     case 'observability':
       return runObservability(rest);
     case 'ledger': {

@@ -26,9 +26,12 @@
 // Prompt tokens (the simulators' rule, simulators/generate.ts): ceil(chars / 4) + 3 per
 // message, where chars counts the text of every message (string content, or the `text` of content parts)
 // plus the name and arguments of assistant tool calls.
-// Prefix key: a hash of the messages before the last user message (the system prompt and earlier turns;
-// when there is no user message, every message but the last), with prefix_tokens counted by the same rule
-// over those messages. Requests that share it hit the cache on the same replica once one has prefilled.
+// Prefix cache, as vLLM's automatic prefix caching behaves at message granularity: a request reuses the
+// longest run of leading whole messages whose prefix the replica holds. Keys are hashes of the first k
+// messages (k = 1 … n−1), with prefix_tokens counted by the same rule over those messages. A replica
+// holds the prefix before the last user message of every request it prefilled (the system prompt and
+// earlier turns; when there is no user message, every message but the last) and, once a request
+// completes, that request's whole prompt — so the next turn of a conversation, which repeats it, hits.
 // Directives in the last user message: [sim:output_tokens=N], [sim:fault=500|503|reset].
 // Output text is a function of (seed, messages), as in maas.ts: the same seed and the same requests give
 // the same outputs.
@@ -319,6 +322,11 @@ class GpuCall {
   promptTokens = 0;
   prefixKey = 0;
   prefixTokens = 0;
+  /** Keys and token counts of the first k messages, k = 1 … n−1 (the longest cached one is looked up). */
+  boundaryKeys: number[] = [];
+  boundaryTokens: number[] = [];
+  /** Key of the whole prompt (cached when the request completes). */
+  fullKey = 0;
   /** vLLM's `priority` request field (lower is served first). */
   priority = 0;
   fault: GpuFault | null = null;
@@ -425,9 +433,15 @@ class GpuCall {
     let chars = 0;
     let prefixChars = 0;
     let lastUser = '';
+    this.boundaryKeys.length = 0;
+    this.boundaryTokens.length = 0;
     for (let i = 0; i < messages.length; i++) {
       const m = messages[i] as ChatMessage;
       const text = messageText(m);
+      if (i > 0) {
+        this.boundaryKeys.push((h1 >>> 0) * 2097152 + (h2 >>> 11));
+        this.boundaryTokens.push(promptTokens(chars, i));
+      }
       if (i === prefixEnd) {
         prefixChars = chars;
         this.prefixKey = prefixEnd > 0 ? (h1 >>> 0) * 2097152 + (h2 >>> 11) : 0; // 53-bit key
@@ -439,6 +453,7 @@ class GpuCall {
     }
     this.promptTokens = promptTokens(chars, messages.length);
     this.prefixTokens = prefixEnd > 0 ? promptTokens(prefixChars, prefixEnd) : 0;
+    this.fullKey = (h1 >>> 0) * 2097152 + (h2 >>> 11);
 
     // Directives in the last user message override the profile for this request.
     const profile = server.profile;
@@ -657,10 +672,23 @@ class Replica implements GpuReplicaEndpoint, GpuModelListener<GpuCall> {
   }
   firstToken(): void {}
   completed(seq: GpuSeq<GpuCall>): void {
-    this.completedQ.push(seq.data);
+    // The whole prompt's KV stays cached: a next turn that repeats it reuses it (see the header).
+    const call = seq.data;
+    this.model.cache.insert(call.fullKey, call.promptTokens);
+    this.completedQ.push(call);
   }
 
   submit(call: GpuCall): void {
+    // The longest leading run of messages this replica holds (else the usual prefix, to be cached).
+    const cache = this.model.cache;
+    const keys = call.boundaryKeys;
+    for (let k = keys.length - 1; k >= 0; k--) {
+      if (cache.has(keys[k]!)) {
+        call.prefixKey = keys[k]!;
+        call.prefixTokens = call.boundaryTokens[k]!;
+        break;
+      }
+    }
     const seq = new GpuSeq<GpuCall>(call, call.promptTokens, call.pieces.length, call.prefixTokens > 0 ? call.prefixKey : null, call.prefixTokens);
     seq.priority = call.priority;
     call.seq = seq;

@@ -8,6 +8,7 @@ import { CellAllocator } from '../limits/cells.js';
 import { compilePolicy, RouteSafety, type CompiledPolicy } from '../policy/policy.js';
 import { compileScenarios } from '../scenarios/scenarios.js';
 import type { Config, RouteConfig } from './schema.js';
+import { compileTemplate, type PromptTemplate, type TemplateParts } from '../prompt/templates.js';
 import type {
   KeyRecord,
   ModelPrice,
@@ -102,6 +103,7 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
         prefillTokensPerS: pool.prefill_tokens_per_s ?? 0,
         decodeTokensPerS: pool.decode_tokens_per_s ?? 0,
         gpuHourUsd: pool.gpu_hour_usd ?? 0,
+        prefixAffinity: pool.prefix_affinity ?? true,
         batchDiscount: pool.batch_discount ?? config.pricing?.batch_discount ?? catalog?.batch_discount ?? 0,
       }),
     );
@@ -109,6 +111,11 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
 
   const policies = new Map<string, CompiledPolicy>();
   for (const p of config.policies) policies.set(p.name, compilePolicy(p));
+  // Prompt templates, each version compiled once (load.ts has inlined template files).
+  const templates = new Map<string, PromptTemplate>();
+  for (const p of config.prompts) {
+    for (const v of p.versions ?? []) templates.set(p.name + '\u0000' + v.version, compileTemplate(p.name, v.version, v as TemplateParts));
+  }
 
   // Route indexes by alias first, so fallback and canary references resolve to indexes in one pass.
   const indexByAlias = new Map<string, number>();
@@ -155,8 +162,11 @@ export function compilePlan(config: Config, opts: CompileOptions = {}): Plan {
       safety: r.safety_policy === null ? null : new RouteSafety(policyFor(policies, r), r.alias),
       traceFields: Object.freeze([...r.trace_fields]),
       prompt: r.prompt === null ? null : Object.freeze({ template: r.prompt.template, version: r.prompt.version }),
+      template: r.prompt === null ? null : templateOf(templates, r),
       cache: Object.freeze({
-        response: r.cache?.response ? Object.freeze({ ttlS: r.cache.response.ttl_s }) : null,
+        response: r.cache?.response
+          ? Object.freeze({ ttlS: r.cache.response.ttl_s, maxBytes: r.cache.response.max_bytes ?? 16 * 1024 * 1024, stream: r.cache.response.stream ?? false })
+          : null,
       }),
       requireScenario: r.require_scenario,
       retryOnQuality: r.retry_on.includes('quality_failure'),
@@ -221,6 +231,14 @@ function policyFor(policies: ReadonlyMap<string, CompiledPolicy>, r: RouteConfig
   const p = policies.get(r.safety_policy!);
   if (p === undefined) throw new Error(`route "${r.alias}": unknown safety_policy "${r.safety_policy}"`);
   return p;
+}
+
+/** The compiled template a route names; a route naming a template with no version list gets an empty one. */
+function templateOf(templates: ReadonlyMap<string, PromptTemplate>, r: RouteConfig): PromptTemplate {
+  const p = r.prompt!;
+  const t = templates.get(p.template + '\u0000' + p.version);
+  if (t !== undefined) return t;
+  throw new Error(`route "${r.alias}": prompt "${p.template}" has no version ${p.version}`);
 }
 
 /** `http://127.0.0.1:9000/v1/` → baseUrl `http://127.0.0.1:9000/v1`, origin `http://127.0.0.1:9000`, basePath `/v1`. */

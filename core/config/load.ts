@@ -6,11 +6,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import * as z from 'zod';
 import { ConfigSchema, type Config } from './schema.js';
 import { policyProblems } from '../policy/policy.js';
+import { compileTemplate, readTemplateFile, type TemplateParts } from '../prompt/templates.js';
 
 export type ParseConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
@@ -31,8 +32,11 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 
 // ---- public entry points ---------------------------------------------------------------------------
 
-/** Parse and validate YAML config text. `sourceName` names the text in syntax-error messages. */
-export function parseConfigText(text: string, sourceName = 'config'): ParseConfigResult {
+/**
+ * Parse and validate YAML config text. `sourceName` names the text in syntax-error messages; `baseDir`
+ * is where relative prompt template files are found (default: the current directory).
+ */
+export function parseConfigText(text: string, sourceName = 'config', baseDir?: string): ParseConfigResult {
   const lineCounter = new LineCounter();
   // merge: `<<: *defaults` is handy for route templates; uniqueKeys: a repeated key is an error, not a silent override.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, merge: true, uniqueKeys: true });
@@ -50,12 +54,12 @@ export function parseConfigText(text: string, sourceName = 'config'): ParseConfi
   } catch (err) {
     return { ok: false, problems: [`${sourceName}: ${(err as Error).message}`] };
   }
-  return validate(data, (path) => lineOf(doc, lineCounter, path));
+  return validate(data, (path) => lineOf(doc, lineCounter, path), baseDir);
 }
 
 /** Validate an already-parsed config object (e.g. built in a test). */
-export function validateConfig(data: unknown): ParseConfigResult {
-  return validate(data, () => 0);
+export function validateConfig(data: unknown, baseDir?: string): ParseConfigResult {
+  return validate(data, () => 0, baseDir);
 }
 
 /** Read and validate a config file. A read failure is reported as a problem, not thrown. */
@@ -66,7 +70,7 @@ export async function loadConfigFile(path: string): Promise<ParseConfigResult> {
   } catch (err) {
     return { ok: false, problems: [`${path}: cannot read file: ${(err as Error).message}`] };
   }
-  return relativeToFile(parseConfigText(text, path), path);
+  return relativeToFile(parseConfigText(text, path, dirname(path)), path);
 }
 
 /** Synchronous `loadConfigFile`, for boot code that cannot await. */
@@ -77,7 +81,7 @@ export function loadConfigFileSync(path: string): ParseConfigResult {
   } catch (err) {
     return { ok: false, problems: [`${path}: cannot read file: ${(err as Error).message}`] };
   }
-  return relativeToFile(parseConfigText(text, path), path);
+  return relativeToFile(parseConfigText(text, path, dirname(path)), path);
 }
 
 /** Paths a config names (the price catalog) are relative to the config file; a missing catalog is a problem. */
@@ -93,7 +97,7 @@ function relativeToFile(r: ParseConfigResult, configPath: string): ParseConfigRe
 
 // ---- the passes ------------------------------------------------------------------------------------
 
-function validate(data: unknown, locate: (path: Path) => number): ParseConfigResult {
+function validate(data: unknown, locate: (path: Path) => number, baseDir?: string): ParseConfigResult {
   const problems: Problem[] = [];
   if (!isObj(data)) {
     const what = data === null || data === undefined ? 'empty' : `a ${describe(data)}`;
@@ -102,6 +106,7 @@ function validate(data: unknown, locate: (path: Path) => number): ParseConfigRes
   const parsed = ConfigSchema.safeParse(data, { error: errorMap });
   if (!parsed.success) problems.push(...zodProblems(parsed.error));
   crossCheck(data, problems);
+  if (parsed.success) loadPromptTemplates(parsed.data, baseDir ?? process.cwd(), problems);
   if (problems.length === 0 && parsed.success) return { ok: true, config: parsed.data };
 
   for (const p of problems) p.line = locate(p.path);
@@ -157,6 +162,42 @@ function unwrap(s: z.core.$ZodType): z.core.$ZodType {
       s = s.unwrap() as z.core.$ZodType;
     } else return s;
   }
+}
+
+// ---- prompt templates ------------------------------------------------------------------------------
+
+/**
+ * Read each prompt version's template file (relative to `baseDir`) into the version's fields, then
+ * compile every version once, so a bad template is a config problem at load time, not a request error.
+ */
+function loadPromptTemplates(config: Config, baseDir: string, problems: Problem[]): void {
+  config.prompts.forEach((prompt, i) => {
+    const seen = new Set<number>();
+    (prompt.versions ?? []).forEach((v, j) => {
+      const at: Path = ['prompts', i, 'versions', j];
+      if (seen.has(v.version)) problems.push({ path: [...at, 'version'], message: `duplicate version ${v.version} of prompt "${prompt.name}"`, line: 0 });
+      seen.add(v.version);
+      if (v.file !== undefined) {
+        if (v.system !== undefined || v.tools !== undefined || v.few_shot !== undefined) {
+          problems.push({ path: [...at, 'file'], message: 'give the template in a file or inline (system, tools, few_shot), not both', line: 0 });
+          return;
+        }
+        const r = readTemplateFile(resolvePath(baseDir, v.file));
+        if (!r.ok) {
+          problems.push({ path: [...at, 'file'], message: r.message, line: 0 });
+          return;
+        }
+        v.system = r.parts.system;
+        v.tools = r.parts.tools as typeof v.tools;
+        v.few_shot = r.parts.few_shot as typeof v.few_shot;
+      }
+      try {
+        compileTemplate(prompt.name, v.version, v as TemplateParts);
+      } catch (err) {
+        problems.push({ path: [...at, v.file !== undefined ? 'file' : 'version'], message: `template ${prompt.name}@${v.version}: ${(err as Error).message}`, line: 0 });
+      }
+    });
+  });
 }
 
 // ---- cross-references --------------------------------------------------------------------------------

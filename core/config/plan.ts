@@ -7,6 +7,7 @@ import type { FallbackCondition, Lane, PoolContext } from '../routing/types.js';
 import type { ProviderContext } from '../upstream/provider.js';
 import type { Config } from './schema.js';
 import type { CompiledPolicy, RouteSafety } from '../policy/policy.js';
+import type { PromptTemplate } from '../prompt/templates.js';
 import type { Scenario } from '../scenarios/scenarios.js';
 
 export type LatencyClass = 'interactive' | 'standard' | 'batch';
@@ -17,6 +18,7 @@ export type { ModelPrice } from '../accounting/price.js';
 export type { ProviderContext, ProviderKind } from '../upstream/provider.js';
 export type { FallbackCondition, Lane, PoolContext, PoolKind, PoolMember } from '../routing/types.js';
 export type { LimitSettings } from '../limits/cells.js';
+export type { PromptTemplate } from '../prompt/templates.js';
 
 export interface RouteContext {
   /** Position in `Plan.routes`; what the alias trie returns. */
@@ -49,7 +51,9 @@ export interface RouteContext {
   readonly safety: RouteSafety | null;
   readonly traceFields: readonly string[];
   readonly prompt: { readonly template: string; readonly version: number } | null;
-  readonly cache: { readonly response: { readonly ttlS: number } | null };
+  /** `prompt` compiled (core/prompt/templates.ts); null when the route names none. */
+  readonly template: PromptTemplate | null;
+  readonly cache: { readonly response: { readonly ttlS: number; readonly maxBytes: number; readonly stream: boolean } | null };
   /** 400 missing_scenario_id when a request names none. */
   readonly requireScenario: boolean;
   /** `retry_on: [quality_failure]`: re-ask when a whole answer fails its scenario's quality checks. */

@@ -142,6 +142,8 @@ export const PoolSchema = z.strictObject({
   prefill_tokens_per_s: positive.optional(),
   decode_tokens_per_s: positive.optional(),
   gpu_hour_usd: nonNegative.optional(),
+  /** Self-hosted pools: prefer the replica that served the request's conversation prefix (default true). */
+  prefix_affinity: z.boolean().default(true),
   batch_discount: z.number().min(0).max(1).optional(),
 });
 
@@ -172,7 +174,20 @@ export const RouteSchema = z.strictObject({
   trace_fields: z.array(name),
   prompt: z.strictObject({ template: name, version: positiveInt }).nullable(),
   // optional
-  cache: z.strictObject({ response: z.strictObject({ ttl_s: positive }).optional() }).optional(),
+  cache: z
+    .strictObject({
+      /** Response cache: exact match on the canonical request, per tenant. */
+      response: z
+        .strictObject({
+          ttl_s: positive,
+          /** Bytes of cached bodies this route may hold (least recently used out first). */
+          max_bytes: positiveInt.default(16 * 1024 * 1024),
+          /** Replay a cached answer to a streaming request as SSE (otherwise streams bypass the cache). */
+          stream: z.boolean().default(false),
+        })
+        .optional(),
+    })
+    .optional(),
   require_scenario: z.boolean().default(false),
   /** Re-ask (within the route's stop criteria) when a whole answer fails its scenario's quality checks. */
   retry_on: z.array(z.enum(['quality_failure'])).default([]),
@@ -199,10 +214,22 @@ export const ScenarioSchema = z.strictObject({
     .optional(),
 });
 
+/** One version of a prompt template: its stable parts inline, or in a template file (`file`, relative to the config file). */
+export const PromptVersionSchema = z.strictObject({
+  version: positiveInt,
+  description: z.string().optional(),
+  file: z.string().min(1, 'must not be empty').optional(),
+  system: z.string().optional(),
+  tools: z
+    .array(z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: name, description: z.string().optional(), parameters: z.record(z.string(), z.unknown()).optional() }) }))
+    .optional(),
+  few_shot: z.array(z.looseObject({ role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']), content: z.string() })).optional(),
+});
+
 export const PromptSchema = z.looseObject({
   name: name,
   description: z.string().optional(),
-  versions: z.array(z.looseObject({ version: positiveInt })).optional(),
+  versions: z.array(PromptVersionSchema).optional(),
 });
 
 export const GUARD_DETECTORS = ['email', 'phone', 'payment_card', 'national_id', 'secret', 'credential', 'blocked_terms', 'regex'] as const;
@@ -293,6 +320,7 @@ export type RoutePolicyConfig = z.output<typeof RoutePolicySchema>;
 export type RouteConfig = z.output<typeof RouteSchema>;
 export type ScenarioConfig = z.output<typeof ScenarioSchema>;
 export type PromptConfig = z.output<typeof PromptSchema>;
+export type PromptVersionConfig = z.output<typeof PromptVersionSchema>;
 export type PolicyConfig = z.output<typeof PolicySchema>;
 export type LimitsConfig = z.output<typeof LimitsSchema>;
 export type ServerConfig = z.output<typeof ServerSchema>;

@@ -6,13 +6,14 @@ import { ERRORS, openAIErrorBody, type ErrorCode } from '../errors.js';
 import type { KeyRecord, ModelPrice, Plan, PoolContext, PoolMember, RouteContext } from '../config/plan.js';
 import type { CanonicalRequest, IngressApi } from '../schema/canonical.js';
 import { Decoded, decodeIngress, errorBody, errorStatus, streamErrorEvent, withAnthropicBeta } from './ingress.js';
-import { translatorFor } from '../providers/registry.js';
+import { TRANSLATORS, translatorFor } from '../providers/registry.js';
 import { memberText } from '../schema/json-span.js';
 import { classifyLane } from '../routing/lane.js';
 import { pickMember, type MemberFilter } from '../routing/pool.js';
 import { canaryArm } from '../routing/canary.js';
 import { chooseReplica, type ReplicaLoad } from '../routing/selector.js';
-import { stablePrefixHash } from '../prompt/prefix.js';
+import { PromptAssembly, assemblePrompt } from '../prompt/assemble.js';
+import { ResponseLookup, StreamCapture, lookupResponse } from '../cache/index.js';
 import { decideNext, type FailureKind } from '../routing/retry.js';
 import { ResponseInfo, type StreamTranslator, type Translator } from '../providers/translator.js';
 import { classifyUpstreamError, type UpstreamController, type UpstreamHandler } from '../upstream/client.js';
@@ -112,14 +113,23 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** The conditions that led to each further attempt, for `x-switchyard-fallback`. */
   private fallbackReasons = '';
   private avoid: PoolMember | null = null;
-  /** Hash of the request's stable prefix (self-hosted pools); -1 until computed. */
+  /** The prefix hash replica choice uses (self-hosted pools: the prompt's conversation hash, 0 without affinity). */
   private prefixHash = -1;
   /** The replica load this attempt counts on (self-hosted pools), released when the attempt ends. */
   private attemptLoad: ReplicaLoad | null = null;
   private queueTimeMs = 0;
-  /** The request body as text (for forwarding `messages` as the client's bytes). */
+  /** The request body as text. */
   private rawText = '';
+  /** The client's JSON text of `messages` (undefined: not looked for yet; null: serialize the parsed value). */
   private rawMessagesText: string | null | undefined = undefined;
+  /** The upstream prompt: template parts and the client's messages, canonical (core/prompt). */
+  private readonly prompt = new PromptAssembly();
+  /** Response cache: looked up yet; the key to store the answer under ('' = do not store) and its route. */
+  private cacheChecked = false;
+  private cacheKey = '';
+  private cacheRoute: RouteContext | null = null;
+  /** A streamed miss on a route that replays streams: the answer, folded for the cache. */
+  private capture: StreamCapture | null = null;
   /** Set when the route's pool is a batch pool: the job the client polls. */
   job: BatchJob = NO_JOB;
   private admission: Admission | null = null;
@@ -281,13 +291,18 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
     // 5. Lane, canary arm, pool member.
     trace.route_lane = classifyLane(route.lane, body);
+    // Tools offered by the route's prompt template make the request agentic too (lane `auto`).
+    if (route.lane === 'auto' && route.template !== null && route.template.toolNames.size > 0) trace.route_lane = 'agentic';
     if (route.canaryTargetIndex >= 0 && canaryArm(trace.request_id, route.canaryShare)) {
       trace.canary = true;
       this.route = plan.routes[route.canaryTargetIndex]!;
     }
     this.primary = this.route;
+    if (!this.promptFor(this.route!)) return;
     const member = this.chooseMember(this.route!) ?? this.capableFallback();
     if (member === null) return this.noMember();
+    // A fallback taken for a feature the first pool lacks may name another template.
+    if (!this.promptFor(this.route!)) return;
 
     if (this.route!.pool.kind === 'batch' && this.ingress !== 'openai') {
       return this.fail('invalid_request', `Route '${route.alias}' runs on a batch pool: send the request to /v1/chat/completions.`, 'model');
@@ -306,7 +321,9 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
     // 6. Token budget of the route (and the policy's input limit).
     const budget = route.tokenBudget;
-    const promptTokens = estimatePromptTokens(body);
+    // The prompt template's parts go upstream too (an upper bound, computed once per template version).
+    const templateTokens = this.route!.template === null ? 0 : this.route!.template.estTokens;
+    const promptTokens = estimatePromptTokens(body) + templateTokens;
     const asked = body.max_completion_tokens ?? body.max_tokens ?? 0;
     if (budget.maxOutputTokens > 0 && asked > budget.maxOutputTokens) {
       return this.fail('invalid_request', `max_tokens ${asked} exceeds route '${route.alias}' limit of ${budget.maxOutputTokens} output tokens.`, body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens');
@@ -318,10 +335,10 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       const texts = promptTexts(body);
       const counted = this.gw.tokens.count(texts.texts, texts.chars);
       if (typeof counted === 'number') {
-        if (!this.withinInputBudget(counted + texts.overhead)) return;
+        if (!this.withinInputBudget(counted + texts.overhead + templateTokens)) return;
       } else {
         return this.later(counted, (n) => {
-          if (this.withinInputBudget(n + texts.overhead)) this.reserve(promptTokens, asked);
+          if (this.withinInputBudget(n + texts.overhead + templateTokens)) this.reserve(promptTokens, asked);
         });
       }
     }
@@ -373,8 +390,13 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       this.fail('policy_violation', run.blocked!, 'messages');
       return false;
     }
-    // Redacted: the upstream body is serialized from the rewritten messages, not the client's bytes.
-    if (changed.value) this.rawMessagesText = null;
+    // Redacted: the upstream body is serialized from the rewritten messages, not the client's bytes, and
+    // the prompt is assembled again from them (it was assembled before the guards ran).
+    if (changed.value) {
+      this.rawMessagesText = null;
+      this.prompt.assembled = false;
+      if (!this.promptFor(this.route!)) return false;
+    }
     return true;
   }
 
@@ -473,6 +495,65 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     return this.rawMessagesText;
   }
 
+  /**
+   * This attempt's upstream body. OpenAI in, OpenAI-compatible out (the hot path): the assembled,
+   * canonical prompt (core/prompt: template parts first, fixed key order). Across APIs the translator
+   * converts the request; a route's template parts are merged into a copy of it first, so a template
+   * reaches every provider API.
+   */
+  private upstreamBody(translator: Translator, model: string): string {
+    const p = this.prompt;
+    const maxOut = this.named!.tokenBudget.maxOutputTokens;
+    if (translator === TRANSLATORS.openai.openai) return translator.buildBody(this.body!, model, p.messagesJson, maxOut, p.toolsJson);
+    if (p.template === null || this.ingress === 'embeddings') return translator.buildBody(this.body!, model, this.rawMessages(), maxOut);
+    const templated = { ...this.body!, messages: JSON.parse(p.messagesJson) } as CanonicalRequest;
+    if (p.toolsJson !== null) templated.tools = JSON.parse(p.toolsJson);
+    return translator.buildBody(templated, model, null, maxOut);
+  }
+
+  /** Assemble the upstream prompt for `route`'s template (again only when it differs); false after answering with the problem. */
+  private promptFor(route: RouteContext): boolean {
+    const p = this.prompt;
+    this.trace.prompt_version = route.prompt === null ? null : route.prompt.version;
+    if (p.assembled && p.template === route.template) return true;
+    if (assemblePrompt(this.body!, route.template, p)) return true;
+    this.fail('invalid_request', p.error, 'tools');
+    return false;
+  }
+
+  /**
+   * The route's response cache (core/cache), before the first attempt: answer a hit now (no provider
+   * call, no provider cost: reserved tokens and spend are refunded at settlement, the request still
+   * counts against request limits), or note the key to store the answer under. True when answered.
+   */
+  private fromCache(): boolean {
+    this.cacheChecked = true;
+    const route = this.route!;
+    // Answers are stored in the OpenAI format: other ingress APIs bypass the cache (trace: `bypass`).
+    if (route.cache.response === null || this.ingress !== 'openai') return false;
+    const trace = this.trace;
+    const l = new ResponseLookup();
+    const p = this.prompt;
+    const hit = lookupResponse(this.gw.caches, route, this.named!, trace.tenant, trace.alias, this.body!, this.gw.chatTranslator, p.messagesJson, p.toolsJson, this.req.cacheControl, l);
+    trace.cache = l.result;
+    this.cacheKey = l.key;
+    this.cacheRoute = route;
+    if (!hit) return false;
+    // The scenario's judge reads the answer (finish reason, output): take them from the stored body.
+    if (this.scenario !== null) this.gw.chatTranslator.translateResponse(l.body!, trace.alias, this.info);
+    trace.status = 200;
+    trace.stop_reason = 'success';
+    this.dispatched = true;
+    this.responded = true;
+    if (l.sse !== null) {
+      this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
+      this.sink.write(l.sse);
+      this.sink.end();
+    } else this.sink.send(200, this.routedHeaders(JSON_TYPE, true), l.body!);
+    this.settle();
+    return true;
+  }
+
   /** Pick a member of `route`'s pool for the next attempt (and say so in the trace). */
   private chooseMember(route: RouteContext): PoolMember | null {
     const pool = route.pool;
@@ -480,7 +561,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const seq = this.seq + this.trace.attempts.length;
     let member: PoolMember | null;
     if (pool.kind === 'self_hosted') {
-      if (this.prefixHash < 0) this.prefixHash = stablePrefixHash(this.body!);
+      this.prefixHash = pool.prefixAffinity === false ? 0 : this.prompt.prefixHash;
       member = chooseReplica(pool, route.allowedProviders, this.gw.load, this.prefixHash, seq, this);
     } else member = pickMember(pool, route.allowedProviders, seq, this);
     // The pickers fall back to a skipped member when all are skipped (ejection is soft); a member whose
@@ -501,6 +582,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   /** Call the provider; the answer arrives through the handler methods below. */
   private dispatchUpstream(): void {
     const route = this.route!;
+    if (!this.cacheChecked && this.fromCache()) return;
     if (route.pool.kind === 'batch') return this.enqueueBatch();
     if (route.pool.kind === 'self_hosted' && this.queueOverSlo(route)) return;
     const member = this.member!;
@@ -522,7 +604,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     const provider = member.provider;
     const translator = translatorFor(this.ingress, provider.api);
     this.translator = translator;
-    let upstreamBody = translator.buildBody(this.body!, member.model, this.rawMessages(), this.named!.tokenBudget.maxOutputTokens);
+    let upstreamBody = this.upstreamBody(translator, member.model);
     // Self-hosted replicas schedule by vLLM's `priority` (lower first): the route's queue_priority.
     if (route.pool.kind === 'self_hosted') upstreamBody = upstreamBody.slice(0, -1) + ',"priority":' + route.queuePriority + '}';
     if (this.clientGone) return this.fail('client_closed_request', 'Client closed the request.');
@@ -579,7 +661,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
 
   /** @internal BatchJobOwner: the upstream body of this request. */
   batchBody(): string {
-    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model, this.rawMessages());
+    return this.gw.chatTranslator.buildBody(this.body!, this.member!.model, this.prompt.messagesJson, undefined, this.prompt.toolsJson);
   }
 
   /** @internal BatchJobOwner: the batch answered (or failed); record, account and settle. */
@@ -676,6 +758,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.mode = MODE_STREAM;
     this.decoder = this.translator.createStream(this.trace.alias, this.body!.stream_options?.include_usage === true, this.info);
     if (this.policy !== null && this.policy.checksOutput) this.policyStream = new ChatStreamFilter(this.policy, this.body!);
+    this.capture = this.cacheKey !== '' && this.cacheRoute === this.route ? new StreamCapture() : null;
     this.responded = true;
     this.trace.status = 200;
     this.sink.begin(200, this.routedHeaders(SSE_TYPE, false));
@@ -691,6 +774,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
         if (this.policyStream.blocked) return this.policyBlockStream(controller, out);
       }
       if (out.length === 0) return;
+      if (this.capture !== null) this.capture.push(out);
       if (this.trace.ttft_ms === null) this.trace.ttft_ms = round3(performance.now() - this.t0);
       // Backpressure: stop reading the provider until the client's socket drains (onWritable).
       if (!this.sink.write(out) && !this.sink.closed) {
@@ -760,6 +844,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
         if (this.reask()) return;
       } else this.recordAttempt(200, null, true);
     } else this.recordAttempt(200, null, true);
+    // Store a good answer of the route's own pool (not a fallback's, not a quality failure) under the request's key.
+    if (this.cacheKey !== '' && this.cacheRoute === this.route && this.trace.stop_reason === 'success') this.gw.caches.responses.set(this.route!.index, this.cacheKey, this.trace.tenant, out);
     if (this.clientGone) {
       this.fail('client_closed_request', 'Client closed the request.');
       return this.settle();
@@ -795,6 +881,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       }
     }
     if (tail.length > 0) sink.write(tail);
+    if (this.capture !== null && tail.length > 0) this.capture.push(tail);
     if (failure !== null || !info.sawDone || info.streamError !== null) {
       // Never retried after the first byte: the client gets a terminal error event, and what was sent is accounted.
       const code: ErrorCode = failure !== null && classifyUpstreamError(failure, this.deadlineHit, false) === 'timeout' ? 'upstream_timeout' : 'upstream_stream_interrupted';
@@ -809,6 +896,8 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
     this.recordAttempt(200, null, true);
     if (sink.streamUsage !== undefined) sink.streamUsage(trace);
     sink.end();
+    const folded = this.capture !== null ? this.capture.finish() : null;
+    if (folded !== null) this.gw.caches.responses.set(this.cacheRoute!.index, this.cacheKey, trace.tenant, folded);
     this.settle();
   }
 
@@ -949,6 +1038,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
   nextAttempt(): void {
     this.retryTimer = null;
     try {
+      if (!this.promptFor(this.route!)) return this.settle();
       const member = this.chooseMember(this.route!);
       this.avoid = null;
       if (member === null) {
@@ -991,6 +1081,7 @@ export class ChatCall implements SinkListener, UpstreamHandler, DeadlineItem, Me
       input = info.inputTokens;
       cached = info.cachedInputTokens;
       output = info.outputTokens;
+      this.gw.caches.metrics.prefix(this.named!, cached, input);
     } else if (served) {
       input = estimateTokensFromChars(promptChars(this.body!));
       output = estimateTokensFromChars(info.outputChars);

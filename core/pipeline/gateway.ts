@@ -32,6 +32,7 @@ import { authenticate, keyMayUse, presentedKey } from './auth.js';
 import type { IngressRequest, Sink } from './sink.js';
 import { ChatCall } from './chat-call.js';
 import { BatchJobs, jobJson, type BatchJob } from './batch-jobs.js';
+import { GatewayCaches, type CacheClock } from '../cache/index.js';
 
 const JSON_TYPE = 'application/json';
 const JSON_HEADERS: readonly string[] = Object.freeze(['content-type', JSON_TYPE]);
@@ -60,6 +61,8 @@ export interface GatewayOptions {
   spans?: boolean;
   /** Which spans are exported (default: parent-based, always on; `samplerFromEnv` reads OTEL_TRACES_SAMPLER). */
   sampler?: Sampler;
+  /** Clock of the response caches' TTLs (tests); default performance.now. */
+  cacheClock?: CacheClock | null;
 }
 
 /** The limits one (key, route) pair is admitted against: tenant's, key's, route's, in that order. */
@@ -83,6 +86,9 @@ export class Gateway {
   readonly spans: boolean;
   readonly sampler: Sampler;
   private readonly translator: Translator = new OpenAIChatTranslator();
+  /** Response caches and cache metrics of the current Plan (core/cache). */
+  caches: GatewayCaches;
+  private readonly cacheClock: CacheClock | null;
   /** Prebuilt upstream header objects per provider name (reused by every request: the provider's key only). */
   private providerHeaders = new Map<string, Record<string, string>>();
   private readonly idPrefix: string;
@@ -110,6 +116,8 @@ export class Gateway {
     this.metrics.enabled = opts.metrics ?? true;
     this.metrics.bind(opts.plan.routes);
     this.metrics.watch(() => this.inflight);
+    this.cacheClock = opts.cacheClock ?? null;
+    this.caches = new GatewayCaches(opts.plan.routes, this.metrics, this.cacheClock);
     this.idPrefix = 'req_' + randomBytes(5).toString('hex') + threadId.toString(36) + '_';
     this.buildProviderHeaders(opts.plan);
     this.loadReports.watch(opts.plan.pools.values());
@@ -129,6 +137,7 @@ export class Gateway {
     this.keyCache = new Map();
     this.admissions = new WeakMap();
     this.metrics.bind(plan.routes);
+    this.caches = new GatewayCaches(plan.routes, this.metrics, this.cacheClock);
     this.plan = plan;
     this.loadReports.watch(plan.pools.values());
   }

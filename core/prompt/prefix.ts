@@ -3,6 +3,18 @@
 // cache holds it) and for prefix-cache metrics. Cheap: one FNV-1a pass over the prefix text, no copies.
 import type { ChatCompletionRequest } from '../schema/openai.js';
 
+export const FNV_OFFSET = 0x811c9dc5;
+
+/** FNV-1a over the UTF-16 code units of `s`, continuing from state `h`. */
+export function fnvFeed(h: number, s: string): number {
+  return feed(h, s);
+}
+
+/** Mark a boundary (between messages) in the hash state. */
+export function fnvBoundary(h: number): number {
+  return Math.imul(h ^ 0xff, 0x01000193);
+}
+
 function feed(h: number, s: string): number {
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

@@ -61,11 +61,13 @@ export interface Translator {
   readonly path: string;
   /**
    * Upstream request body. `stream` requests always ask the provider for usage. `rawMessages`, when
-   * given, is the client's own JSON text of `req.messages` (unchanged since parsing), forwarded as is.
-   * `defaultMaxTokens`: the output ceiling for a request that names none (the route's token budget), for
-   * provider APIs that require one (Anthropic).
+   * given, is the JSON text of the messages to send, forwarded as is: the client's own bytes, or on the
+   * OpenAI → OpenAI path the assembled, canonical prompt (core/prompt). `defaultMaxTokens`: the output
+   * ceiling for a request that names none (the route's token budget), for provider APIs that require
+   * one (Anthropic). `toolsJson`, when given (null: none), the assembled tools, in place of `req.tools`
+   * (OpenAI → OpenAI only).
    */
-  buildBody(req: CanonicalRequest, providerModel: string, rawMessages?: string | null, defaultMaxTokens?: number): string;
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages?: string | null, defaultMaxTokens?: number, toolsJson?: string | null): string;
   /**
    * Null when this pair can express `req`; else why not, in one sentence (a feature the provider's API
    * lacks). Checked before a member is chosen: the request falls to a member that can, or fails clearly.

@@ -23,6 +23,8 @@ export interface PoolContext {
   readonly prefillTokensPerS: number;
   readonly decodeTokensPerS: number;
   readonly gpuHourUsd: number;
+  /** Self-hosted pools: choose replicas by the request's prefix hash (selector.ts); false: least loaded only. Absent = true. */
+  readonly prefixAffinity?: boolean;
   /** Batch pools: share taken off token prices (0..1; 0 when not stated). */
   readonly batchDiscount?: number;
 }

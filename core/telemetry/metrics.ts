@@ -446,6 +446,8 @@ export class GatewayMetrics {
   readonly attributionComplete = this.registry.counter('switchyard_cost_attribution_complete_total', 'Requests with tenant, owner, scenario and a known price.', []);
   readonly attributionIncomplete = this.registry.counter('switchyard_cost_attribution_incomplete_total', 'Requests missing part of their attribution, by what is missing.', ['missing']);
   readonly cacheLookups = this.registry.counter('switchyard_cache_lookups_total', 'Cache lookups by alias, kind (response or prefix) and result (hit, miss, bypass).', ['alias', 'kind', 'result']);
+  /** Prompt tokens the provider served from its prefix cache (hit) or computed (miss), by alias: the token-weighted prefix-cache hit rate (core/cache/metrics.ts). */
+  readonly prefixCacheTokens = this.registry.counter('switchyard_prefix_cache_tokens_total', 'Prompt tokens by alias: served from the provider prefix cache (hit) or not (miss), as the provider reported them.', ['alias', 'result']);
   readonly policyViolations = this.registry.counter('switchyard_policy_violations_total', 'Policy violations by alias, policy and the action taken.', ['alias', 'policy', 'action']);
   readonly gatewayTokens = this.registry.counter('switchyard_gateway_attributed_tokens_total', 'Tokens the gateway attributed (to tenant, owner, scenario), by provider.', ['provider']);
   readonly providerTokens = this.registry.counter('switchyard_provider_reported_tokens_total', 'Tokens the provider reported (usage or invoice), by provider.', ['provider']);

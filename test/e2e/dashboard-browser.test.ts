@@ -103,7 +103,10 @@ describe.skipIf(!HAVE_CHROMIUM && process.env.CI !== 'true')('dashboard in headl
     expect(Number(chat[6])).toBeGreaterThan(0);
     expect(Number(chat[7])).toBeGreaterThanOrEqual(Number(chat[6]));
     expect(Number(chat[10])).toBeGreaterThan(0); // cost per hour
-    expect(chat[13]).toBe('50.0%');
+    // Cache hit rate over response and prefix lookups: the scripted response hit, over every lookup so far
+    // (each answer also counts a prefix-cache lookup, a miss for prompts this short, so it moves with traffic).
+    expect(chat[13]).toMatch(/^\d+\.\d%$/);
+    expect(Number(chat[13]!.slice(0, -1))).toBeGreaterThan(0);
     expect(chat[14]).toBe('1');
     // The requests count moves between polls.
     const before = Number(chat[2]);

@@ -118,15 +118,25 @@ describe('self-hosted pool routing', () => {
   }
   const replicaOf = (id: string) => traces.records.find((t) => t.request_id === id)!.provider;
 
-  it('requests sharing a prompt prefix land on the same replica and hit its prefix cache', async () => {
+  it('every turn of one conversation lands on the same replica and hits its prefix cache', async () => {
+    // Prefix affinity keys on the conversation (system prompt, tools, first user message: core/prompt/assemble.ts).
     const system = { role: 'system', content: 'You are the account assistant. '.repeat(40) };
+    const history: Array<{ role: string; content: string }> = [system, { role: 'user', content: 'Summarize the account history.' }];
     const ids: string[] = [];
-    for (let i = 0; i < 6; i++) ids.push(await chat([system, { role: 'user', content: `question ${i}` }]));
+    for (let i = 0; i < 6; i++) {
+      ids.push(await chat([...history]));
+      history.push({ role: 'assistant', content: `step ${i} done` }, { role: 'user', content: `next step ${i}` });
+    }
     await eventually(() => ids.every((id) => traces.records.some((t) => t.request_id === id)));
     const replicas = new Set(ids.map(replicaOf));
     expect(replicas.size).toBe(1);
     const cached = ids.slice(1).map((id) => traces.records.find((t) => t.request_id === id)!.cached_input_tokens);
     expect(cached.every((c) => c > 0)).toBe(true);
+    // The provider-reported cached tokens feed the prefix-cache series of the alias.
+    expect(gateway.metrics.cacheLookups.get(['gpu.chat', 'prefix', 'hit'])).toBeGreaterThanOrEqual(5);
+    const hitTokens = gateway.metrics.prefixCacheTokens.get(['gpu.chat', 'hit']);
+    expect(hitTokens).toBe(cached.reduce((a, b) => a + b, 0));
+    expect(gateway.metrics.prefixCacheTokens.get(['gpu.chat', 'miss'])).toBeGreaterThan(0);
   });
 
   it('sends less traffic to a replica loaded by someone else (its load report shows a queue)', async () => {

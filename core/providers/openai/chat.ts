@@ -3,12 +3,16 @@
 // attribution) and unknown fields never reach the provider, and equal requests give equal bytes.
 
 import { StringDecoder } from 'node:string_decoder';
-import type { ChatCompletionChunk, Usage } from '../../schema/openai.js';
+import type { ChatCompletionChunk, ChatTool, Usage } from '../../schema/openai.js';
 import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 import { decodedLength, endOfString } from '../json-scan.js';
+import { canonicalJson, canonicalToolItems } from '../../prompt/canonical.js';
 
-// Optional request parameters forwarded as given, in this order (after model and messages).
+/** What a streaming upstream body ends with (before the closing brace): the gateway always asks for usage. */
+export const STREAM_SUFFIX = ',"stream":true,"stream_options":{"include_usage":true}';
+
+// Optional request parameters forwarded as given, in this order (after model and messages); `tools` first.
 const FORWARDED = [
   'tools',
   'tool_choice',
@@ -269,8 +273,11 @@ function translateCompact(buf: Buffer, alias: string, info: ResponseInfo): Buffe
 export class OpenAIChatTranslator implements Translator {
   readonly path = '/chat/completions';
 
-  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null): string {
+  buildBody(req: CanonicalRequest, providerModel: string, rawMessages: string | null = null, _defaultMaxTokens?: number, toolsJson?: string | null): string {
     let s = '{"model":' + JSON.stringify(providerModel) + ',"messages":' + (rawMessages ?? JSON.stringify(req.messages));
+    // Assembled tools (core/prompt: template tools first, canonical, by name) replace the client's.
+    const assembledTools = toolsJson !== undefined;
+    if (assembledTools && toolsJson !== null) s += ',"tools":' + toolsJson;
     const r = req as unknown as Record<string, unknown>;
     // Most requests carry no optional parameter: look for one before probing all of them by name
     // (a keyed load per name would go megamorphic).
@@ -282,13 +289,17 @@ export class OpenAIChatTranslator implements Translator {
       }
     }
     if (optional) {
-      for (let i = 0; i < FORWARDED.length; i++) {
+      for (let i = assembledTools ? 1 : 0; i < FORWARDED.length; i++) {
         const k = FORWARDED[i]!;
         const v = r[k];
-        if (v !== undefined) s += ',"' + k + '":' + JSON.stringify(v);
+        // Canonical JSON (fixed key order): equal parameters give equal bytes whatever the client's key order.
+        // Tools (when not assembled) in the same canonical form as assembled ones: by name, `type, function`.
+        if (v !== undefined) {
+          s += ',"' + k + '":' + (i === 0 && Array.isArray(v) ? '[' + canonicalToolItems(v as ChatTool[]) + ']' : typeof v === 'object' && v !== null ? canonicalJson(v) : JSON.stringify(v));
+        }
       }
     }
-    if (req.stream === true) s += ',"stream":true,"stream_options":{"include_usage":true}';
+    if (req.stream === true) s += STREAM_SUFFIX;
     return s + '}';
   }
 

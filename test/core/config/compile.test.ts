@@ -210,7 +210,7 @@ describe('compilePlan options and edge cases', () => {
     expect(fast.canaryShare).toBe(0.25);
     expect(fast.canaryTargetIndex).toBe(1);
     expect(fast.tenants).toEqual(new Set(['demo', 'acme']));
-    expect(fast.cache).toEqual({ response: { ttlS: 300 } });
+    expect(fast.cache).toEqual({ response: { ttlS: 300, maxBytes: 16 * 1024 * 1024, stream: false } });
     expect(fast.prompt).toEqual({ template: 'greeting', version: 2 });
     expect(fast.safetyPolicy).toBe('default-pii');
     expect(fast.requireScenario).toBe(true);

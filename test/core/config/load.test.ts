@@ -142,7 +142,7 @@ describe('parseConfigText: valid configs', () => {
     if (!r.ok) throw new Error(r.problems.join('\n'));
     const routes = r.config.routes;
     expect(routes.map((x) => x.alias)).toEqual(['crm.summary.fast', 'crm.summary.backup', 'crm.summary.next', 'crm.*']);
-    expect(routes[0]!.cache).toEqual({ response: { ttl_s: 300 } });
+    expect(routes[0]!.cache).toEqual({ response: { ttl_s: 300, max_bytes: 16 * 1024 * 1024, stream: false } });
     expect(routes[2]!.require_scenario).toBe(true);
     expect(routes[3]!.tenants).toEqual(['acme']);
     expect(r.config.limits).toEqual({ store: 'shared', failure_mode: 'closed', redis_key_prefix: 'switchyard:', redis_timeout_ms: 250 });

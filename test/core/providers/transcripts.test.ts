@@ -8,6 +8,7 @@ import { Decoded, decodeIngress } from '../../../core/pipeline/ingress.js';
 import { translatorFor } from '../../../core/providers/registry.js';
 import { ResponseInfo } from '../../../core/providers/translator.js';
 import { memberText } from '../../../core/schema/json-span.js';
+import { PromptAssembly, assemblePrompt } from '../../../core/prompt/assemble.js';
 import type { IngressApi, ProviderApi } from '../../../core/schema/canonical.js';
 
 const ROOT = join(import.meta.dirname, '../../../fixtures/transcripts');
@@ -46,19 +47,26 @@ for (const pair of pairs) {
         const req = decoded.body!;
         const t = translatorFor(ingress, api);
         expect(t.unsupported(req)).toBeNull();
-        // As the pipeline does: the client's JSON text of `messages` (translators between different APIs ignore it).
-        const raw = ingress !== 'embeddings' ? memberText(text, 'messages') : null;
-        golden(join(dir, 'upstream-request.json'), t.buildBody(req, MODELS[api], raw) + '\n');
+        // As the pipeline does (ChatCall.upstreamBody): OpenAI → OpenAI sends the assembled canonical prompt
+        // (no template here); other pairs get the client's JSON text of `messages` (translators between
+        // different APIs ignore it).
+        let upstream: string;
+        if (ingress === 'openai' && api === 'openai') {
+          const p = new PromptAssembly();
+          expect(assemblePrompt(req, null, p)).toBe(true);
+          upstream = t.buildBody(req, MODELS[api], p.messagesJson, 256, p.toolsJson);
+        } else upstream = t.buildBody(req, MODELS[api], ingress !== 'embeddings' ? memberText(text, 'messages') : null);
+        golden(join(dir, 'upstream-request.json'), upstream + '\n');
 
         const info = new ResponseInfo();
         const stream = req.stream === true;
-        const upstream = readFileSync(join(dir, stream ? 'upstream-response.sse' : 'upstream-response.json'));
+        const answer = readFileSync(join(dir, stream ? 'upstream-response.sse' : 'upstream-response.json'));
         let out: string;
         if (stream) {
           const s = t.createStream(req.model, req.stream_options?.include_usage === true, info);
-          out = s.push(upstream) + s.finish();
+          out = s.push(answer) + s.finish();
         } else {
-          out = String(t.translateResponse(Buffer.from(upstream.toString('utf8').trimEnd()), req.model, info)) + '\n';
+          out = String(t.translateResponse(Buffer.from(answer.toString('utf8').trimEnd()), req.model, info)) + '\n';
         }
         golden(join(dir, stream ? 'response.sse' : 'response.json'), normalize(out));
         const usage = { input_tokens: info.inputTokens, cached_input_tokens: info.cachedInputTokens, output_tokens: info.outputTokens, usage_reported: info.usageReported, finish_reason: info.finishReason, stream_done: stream ? info.sawDone : null, stream_error: info.streamError };
