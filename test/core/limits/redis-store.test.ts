@@ -211,6 +211,7 @@ if (!haveServer && process.env.CI === 'true') {
   });
 }
 
+// Skipped only without a redis-server binary to start and kill, and never under CI (the case above fails then).
 describe.skipIf(!haveServer)('RedisLimitStore: failure modes (own redis-server, killed mid-test)', () => {
   let port = 0;
   let url = '';
