@@ -2,11 +2,11 @@
 // Upstream bodies are assembled in a fixed key order from known fields only: `metadata` (the gateway's
 // attribution) and unknown fields never reach the provider, and equal requests give equal bytes.
 
-import { StringDecoder } from 'node:string_decoder';
 import type { ChatCompletionChunk, ChatTool, Usage } from '../../schema/openai.js';
 import type { CanonicalRequest } from '../../schema/canonical.js';
 import type { ResponseInfo, StreamTranslator, Translator } from '../translator.js';
 import { decodedLength, endOfString } from '../json-scan.js';
+import { SseDecoder } from '../sse.js';
 import { canonicalJson, canonicalToolItems } from '../../prompt/canonical.js';
 
 /** What a streaming upstream body ends with (before the closing brace): the gateway always asks for usage. */
@@ -41,53 +41,17 @@ function readUsage(usage: Usage, info: ResponseInfo): void {
   info.cachedInputTokens = details != null && typeof details.cached_tokens === 'number' ? details.cached_tokens : 0;
 }
 
-class OpenAIChatStream implements StreamTranslator {
-  private readonly decoder = new StringDecoder('utf8');
-  private carry = '';
-
+/** OpenAI-compatible stream in, OpenAI stream out (SSE line handling: ../sse.ts). */
+class OpenAIChatStream extends SseDecoder {
   constructor(
     private readonly alias: string,
     private readonly clientWantsUsage: boolean,
     private readonly info: ResponseInfo,
-  ) {}
-
-  push(chunk: Buffer): string {
-    const text = this.carry + this.decoder.write(chunk);
-    const lastNl = text.lastIndexOf('\n');
-    if (lastNl < 0) {
-      this.carry = text;
-      return '';
-    }
-    this.carry = text.slice(lastNl + 1);
-    return this.lines(text, lastNl);
+  ) {
+    super();
   }
 
-  finish(): string {
-    const rest = this.carry + this.decoder.end();
-    this.carry = '';
-    return rest.length > 0 ? this.lines(rest + '\n', rest.length) : '';
-  }
-
-  /** Translate the complete lines of `text[0..end)`. */
-  private lines(text: string, end: number): string {
-    let out = '';
-    let start = 0;
-    while (start < end) {
-      let nl = text.indexOf('\n', start);
-      if (nl < 0 || nl > end) nl = end;
-      let lineEnd = nl;
-      if (lineEnd > start && text.charCodeAt(lineEnd - 1) === 13) lineEnd--; // CRLF
-      // `data:` lines carry the events; blank lines, `event:` and `:` comments carry nothing we forward.
-      if (lineEnd - start > 5 && text.startsWith('data:', start)) {
-        const payloadStart = text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5;
-        out += this.event(text.slice(payloadStart, lineEnd));
-      }
-      start = nl + 1;
-    }
-    return out;
-  }
-
-  private event(payload: string): string {
+  protected event(payload: string): string {
     const info = this.info;
     if (payload === '[DONE]') {
       info.sawDone = true;
