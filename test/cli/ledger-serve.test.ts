@@ -3,42 +3,20 @@
 // thread), on SQLite and on Postgres; a ledger that cannot be opened stops serve before it listens;
 // `switchyard usage` errors.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, Agent } from 'undici';
 import { DEMO_KEY, testConfigYaml } from '../helpers/stack.js';
+import { MAIN, killServed, serve } from '../helpers/serve-process.js';
 import { SqliteLedgerStore } from '../../core/ledger/sqlite.js';
 import { PostgresLedgerStore } from '../../core/ledger/postgres.js';
 import type { LedgerStore } from '../../core/ledger/row.js';
 import { PG_URL, postgresUnreachable, uniqueSchema } from '../helpers/ledgers.js';
 import { startMaasSimulator } from '../../simulators/index.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function serve(args: string[], env: Record<string, string>): { child: ChildProcess; listening: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /switchyard listening on (http:\/\/\S+)\n/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${err}`)));
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, listening, exit, stderr: () => err };
-}
+afterEach(killServed);
 
 function workdir(): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-ledger-serve-'));

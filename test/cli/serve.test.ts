@@ -1,7 +1,7 @@
 // `switchyard serve` as a process: the listening line, a bad config refused, threads on one port,
 // and SIGTERM draining with every trace flushed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,31 +10,9 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ADMIN_KEY, DEMO_KEY, batchConfigYaml, testConfigYaml } from '../helpers/stack.js';
+import { MAIN, killServed, serve } from '../helpers/serve-process.js';
 
-const MAIN = join(import.meta.dirname, '../../dist/cli/main.js');
-const children: ChildProcess[] = [];
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function serve(args: string[], env: Record<string, string> = {}): { child: ChildProcess; listening: Promise<string>; exit: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, [MAIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const listening = new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /switchyard listening on (http:\/\/\S+)\n/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${err}`)));
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, listening, exit, stderr: () => err };
-}
+afterEach(killServed);
 
 function workdir(): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'switchyard-serve-'));
