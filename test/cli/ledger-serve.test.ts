@@ -120,6 +120,7 @@ describe('switchyard serve: the ledger survives SIGTERM under load', () => {
     });
   } else {
     process.stderr.write(`ledger-serve.test: Postgres case skipped, not reachable at ${PG_URL} (${pgDown})\n`);
+    // Reason: no Postgres on this (non-CI) machine; with CI=true the case above fails instead.
     it.skip(`Postgres (skipped: ${pgDown})`, () => {});
   }
 });
