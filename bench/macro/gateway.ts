@@ -262,6 +262,30 @@ function sha256Hex(s: string): string {
 }
 
 /** The gateway config: one provider (the simulator), one MaaS pool, one tenant and key, one route. */
+/** One route of the benchmark config on the simulator's pool; the two routes differ in use case and policy. */
+function benchRoute(alias: string, useCase: string, safetyPolicy: string): string {
+  return `  - alias: ${alias}
+    use_case: ${useCase}
+    owner: team-bench
+    route_policy:
+      lane: direct_small
+      slo: { ttft_ms: 800, latency_ms: 8000 }
+      budget: { max_cost_usd: 1 }
+      fallback: []
+    canary_share: 0
+    canary_target: null
+    fallback_condition: [timeout, "5xx", rate_limited, connection_error]
+    pool_id: maas-bench
+    queue_priority: 1
+    latency_class: interactive
+    allowed_providers: [sim-openai]
+    quota: { requests_per_minute: 60000000, tokens_per_minute: 600000000 }
+    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
+    safety_policy: ${safetyPolicy}
+    trace_fields: [scenario_id, owner, prompt_version]
+    prompt: null`;
+}
+
 export function gatewayConfigYaml(simulatorOrigin: string): string {
   return `# Written by \`switchyard bench macro\`: one route to the MaaS simulator, every decision field stated
 # (shape mirrors fixtures/config/default.yaml). Quotas are far above what the benchmark can send, but the
@@ -293,46 +317,8 @@ pools:
       - { provider: sim-openai, model: ${PROVIDER_MODEL}, weight: 1 }
 
 routes:
-  - alias: ${GATEWAY_ALIAS}
-    use_case: Macro benchmark, one small non-streaming chat completion
-    owner: team-bench
-    route_policy:
-      lane: direct_small
-      slo: { ttft_ms: 800, latency_ms: 8000 }
-      budget: { max_cost_usd: 1 }
-      fallback: []
-    canary_share: 0
-    canary_target: null
-    fallback_condition: [timeout, "5xx", rate_limited, connection_error]
-    pool_id: maas-bench
-    queue_priority: 1
-    latency_class: interactive
-    allowed_providers: [sim-openai]
-    quota: { requests_per_minute: 60000000, tokens_per_minute: 600000000 }
-    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
-    safety_policy: null
-    trace_fields: [scenario_id, owner, prompt_version]
-    prompt: null
-  - alias: ${POLICY_ALIAS}
-    use_case: Macro benchmark, the same request on a route with the default safety policy
-    owner: team-bench
-    route_policy:
-      lane: direct_small
-      slo: { ttft_ms: 800, latency_ms: 8000 }
-      budget: { max_cost_usd: 1 }
-      fallback: []
-    canary_share: 0
-    canary_target: null
-    fallback_condition: [timeout, "5xx", rate_limited, connection_error]
-    pool_id: maas-bench
-    queue_priority: 1
-    latency_class: interactive
-    allowed_providers: [sim-openai]
-    quota: { requests_per_minute: 60000000, tokens_per_minute: 600000000 }
-    token_budget: { max_input_tokens: 8000, max_output_tokens: 512 }
-    safety_policy: default-pii
-    trace_fields: [scenario_id, owner, prompt_version]
-    prompt: null
+${benchRoute(GATEWAY_ALIAS, 'Macro benchmark, one small non-streaming chat completion', 'null')}
+${benchRoute(POLICY_ALIAS, 'Macro benchmark, the same request on a route with the default safety policy', 'default-pii')}
 
 scenarios:
   - id: bench
